@@ -1,0 +1,1 @@
+"""The ovoz domain: aggregates, their events and errors, and the use cases."""

@@ -1,0 +1,40 @@
+"""Phone numbers as the domain sees them: normalised E.164 mobile numbers."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from uuid import UUID
+
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
+
+from domain.errors import InvalidPhoneNumberError
+
+_MOBILE_TYPES = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
+_MAX_RAW_LENGTH = 32
+
+
+def normalise_mobile(raw: str, default_region: str = "UZ") -> str:
+    """Return the E.164 form of a valid mobile number or raise InvalidPhoneNumberError."""
+    if not raw or len(raw) > _MAX_RAW_LENGTH:
+        raise InvalidPhoneNumberError(raw[:_MAX_RAW_LENGTH])
+    try:
+        number = phonenumbers.parse(raw, default_region)
+    except NumberParseException:
+        raise InvalidPhoneNumberError(raw) from None
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidPhoneNumberError(raw)
+    if phonenumbers.number_type(number) not in _MOBILE_TYPES:
+        raise InvalidPhoneNumberError(raw)
+    return phonenumbers.format_number(number, PhoneNumberFormat.E164)
+
+
+def phone_subject_id(key: bytes, purpose: str, e164: str) -> UUID:
+    """A stable id for something keyed by a phone number, without the number in it.
+
+    A keyed HMAC, so that ids in tables and logs cannot be reversed by hashing every
+    possible number (the space of mobile numbers is small).
+    """
+    digest = hmac.new(key, f"{purpose}\x00{e164}".encode(), hashlib.sha256).digest()
+    return UUID(bytes=digest[:16], version=4)

@@ -1,0 +1,56 @@
+"""Ports: the small interfaces through which the domain reaches the outside world.
+
+Infrastructure provides the real adapters; tests use fakes only for true external
+boundaries (the SMS provider, the clock).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class SmsMessage:
+    """One text message. ``code`` is the one-time code it carries, if any.
+
+    The code travels beside the text only so that the development outbox can show it;
+    real gateways send ``text`` alone.
+    """
+
+    to: str  # E.164, e.g. "+998901234567"
+    text: str
+    code: str | None = None
+
+
+class SmsDeliveryError(Exception):
+    """The gateway did not accept the message (network error, refusal, bad credentials)."""
+
+
+class SmsSender(ABC):
+    """Sends text messages. Implementations block; callers run them off the event loop."""
+
+    @abstractmethod
+    def send(self, message: SmsMessage) -> None:
+        """Deliver ``message`` or raise :class:`SmsDeliveryError`."""
+
+
+class Clock(ABC):
+    """The time source, injected so that expiry and rate rules can be tested."""
+
+    @abstractmethod
+    def now(self) -> datetime:
+        """The current time, timezone-aware (UTC)."""
+
+
+class SecretHasher(ABC):
+    """Slow, salted hashing of short secrets (one-time codes)."""
+
+    @abstractmethod
+    def hash(self, secret: str) -> str:
+        """Return an encoded hash of ``secret``."""
+
+    @abstractmethod
+    def verify(self, encoded: str, secret: str) -> bool:
+        """True if ``secret`` matches ``encoded``; never raises for a mismatch."""

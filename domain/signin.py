@@ -1,0 +1,235 @@
+"""The sign-in use cases: send a one-time code to a phone, and verify it."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import TypeVar
+from uuid import UUID, uuid4
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import Mapper, RecordConflictError, Transcoder
+
+from domain.errors import (
+    InvalidOtpError,
+    InvalidPhoneNumberError,
+    SmsDeliveryFailedError,
+    SubjectErasedError,
+    UserNotFoundError,
+)
+from domain.identity import OtpChallenge, OtpRules, Role, User
+from domain.phone import normalise_mobile, phone_subject_id
+from domain.ports import Clock, SecretHasher, SmsDeliveryError, SmsMessage, SmsSender
+
+_T = TypeVar("_T")
+MapperFactory = Callable[[Transcoder], Mapper[UUID]]
+
+_CODE_DIGITS = 6
+_MAX_GENERATIONS = 1000  # erased accounts per phone; far beyond any real use
+_SMS_TEXT = "ovoz: tasdiqlash kodi {code}. Hech kimga bermang. / Your ovoz code: {code}"
+
+
+@dataclass(frozen=True)
+class CodeSent:
+    """A code is on its way. ``expires_in`` and ``resend_after`` are in seconds."""
+
+    phone: str
+    expires_in: int
+    resend_after: int
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """A verified sign-in. ``position`` is the log position read models must reach."""
+
+    user_id: UUID
+    phone: str
+    role: Role
+    position: int
+
+
+@dataclass(frozen=True)
+class IdentityServices:
+    """What the identity use cases need from the outside world."""
+
+    clock: Clock
+    hasher: SecretHasher
+    sms: SmsSender
+    phone_hmac_key: bytes
+    rules: OtpRules
+    default_region: str = "UZ"
+    test_codes: Mapping[str, str] | None = None
+    admin_phones: Iterable[str] = ()
+
+
+class Identity(Application[UUID]):
+    """Use cases of signing in with a code sent by SMS."""
+
+    name = "identity"
+
+    def __init__(
+        self,
+        services: IdentityServices,
+        env: Mapping[str, str] | None = None,
+        mapper_factory: MapperFactory | None = None,
+    ) -> None:
+        self._mapper_factory = mapper_factory
+        self.services = services
+        region = services.default_region
+        self._test_codes = {
+            normalise_mobile(p, region): c for p, c in (services.test_codes or {}).items()
+        }
+        self._admins = frozenset(normalise_mobile(p, region) for p in services.admin_phones)
+        # A real hash of a random code: verifying against it costs what a real check costs,
+        # so unknown numbers answer in the same time as known ones.
+        self._decoy_hash = services.hasher.hash(_new_code())
+        super().__init__(env)
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        if self._mapper_factory is None:
+            return super().construct_mapper()
+        return self._mapper_factory(self.construct_transcoder())
+
+    # -- use cases -----------------------------------------------------------------------
+
+    def send_code(self, raw_phone: str) -> CodeSent:
+        """Send a fresh code to ``raw_phone``, within the rate limits."""
+        phone = normalise_mobile(raw_phone, self.services.default_region)
+        return _retry_on_conflict(lambda: self._send_code(phone))
+
+    def verify_code(self, raw_phone: str, code: str) -> SignedIn:
+        """Check ``code`` for ``raw_phone``; register the user on first success."""
+        try:
+            phone = normalise_mobile(raw_phone, self.services.default_region)
+        except InvalidPhoneNumberError:
+            self._spend_decoy_check(code)
+            raise InvalidOtpError("invalid phone number") from None
+        if not (len(code) == _CODE_DIGITS and code.isascii() and code.isdigit()):
+            # Malformed codes are refused before any lookup and count as no attempt.
+            raise InvalidOtpError("malformed code")
+        return self._verify_code(phone, code)
+
+    def get_user(self, user_id: UUID) -> User:
+        try:
+            user: User = self.repository.get(user_id)
+        except (AggregateNotFoundError, SubjectErasedError):
+            raise UserNotFoundError(str(user_id)) from None
+        if not isinstance(user, User):
+            raise UserNotFoundError(str(user_id))
+        return user
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _send_code(self, phone: str) -> CodeSent:
+        s = self.services
+        now = s.clock.now()
+        challenge = self._challenge_for(phone)
+        challenge.check_can_request(now, s.rules)
+        code = self._test_codes.get(phone) or _new_code()
+        code_id = uuid4()
+        challenge.request_code(code_id, s.hasher.hash(code), now + s.rules.code_ttl, now)
+        self.save(challenge)
+        try:
+            s.sms.send(SmsMessage(to=phone, text=_SMS_TEXT.format(code=code), code=code))
+        except SmsDeliveryError as e:
+            # The code was never delivered: make sure it can never be used.
+            challenge.delivery_failed(code_id)
+            self.save(challenge)
+            raise SmsDeliveryFailedError(str(e)) from e
+        return CodeSent(
+            phone=phone,
+            expires_in=int(s.rules.code_ttl.total_seconds()),
+            resend_after=int(s.rules.resend_cooldown.total_seconds()),
+        )
+
+    def _verify_code(self, phone: str, code: str) -> SignedIn:
+        s = self.services
+        now = s.clock.now()
+        challenge = self._existing_challenge_for(phone)
+        if challenge is None:
+            self._spend_decoy_check(code)
+            raise InvalidOtpError("no challenge")
+        try:
+            code_hash = challenge.check_can_verify(now, s.rules)
+        except InvalidOtpError:
+            self._spend_decoy_check(code)
+            raise
+        code_id = challenge.code_id
+        assert code_id is not None  # a live code always has an id
+        if not s.hasher.verify(code_hash, code):
+            challenge.attempt_failed(code_id, now, s.rules.max_failures)
+            self.save(challenge)  # a conflict here means a parallel attempt: also a failure
+            raise InvalidOtpError("wrong code")
+        user = self._user_for(challenge, phone)
+        challenge.verified(code_id, user.id, now)
+        # One transaction: of two concurrent verifications of one code exactly one saves
+        # version n+1 of the challenge; the other gets a RecordConflictError.
+        try:
+            recordings = self.save(challenge, user)
+        except RecordConflictError:
+            raise InvalidOtpError("code already used") from None
+        position = max((r.notification.id for r in recordings), default=0)
+        return SignedIn(user_id=user.id, phone=phone, role=user.role, position=position)
+
+    def _user_for(self, challenge: OtpChallenge, phone: str) -> User:
+        role = Role.ADMIN if phone in self._admins else Role.USER
+        if challenge.user_id is None:
+            return User(phone=phone, role=role.value)
+        user = self.get_user(challenge.user_id)
+        if user.role != role:
+            user.change_role(role.value, reason="ADMIN_PHONE_NUMBERS changed")
+        return user
+
+    def _spend_decoy_check(self, code: str) -> None:
+        self.services.hasher.verify(self._decoy_hash, code)
+
+    def _challenge_for(self, phone: str) -> OtpChallenge:
+        challenge = self._existing_challenge_for(phone)
+        if challenge is not None:
+            return challenge
+        return OtpChallenge(id=self._free_challenge_id(phone))
+
+    def _existing_challenge_for(self, phone: str) -> OtpChallenge | None:
+        """The live challenge of ``phone``. After an account is erased its challenge can no
+        longer be read, so the phone moves on to the next id in a derived sequence."""
+        for generation in range(_MAX_GENERATIONS):
+            challenge_id = self._challenge_id(phone, generation)
+            try:
+                challenge: OtpChallenge = self.repository.get(challenge_id)
+            except AggregateNotFoundError:
+                return None
+            except SubjectErasedError:
+                continue
+            assert isinstance(challenge, OtpChallenge)
+            return challenge
+        raise RuntimeError("too many erased generations for one phone")
+
+    def _free_challenge_id(self, phone: str) -> UUID:
+        for generation in range(_MAX_GENERATIONS):
+            challenge_id = self._challenge_id(phone, generation)
+            try:
+                self.repository.get(challenge_id)
+            except AggregateNotFoundError:
+                return challenge_id
+            except SubjectErasedError:
+                continue
+        raise RuntimeError("too many erased generations for one phone")
+
+    def _challenge_id(self, phone: str, generation: int) -> UUID:
+        purpose = "otp" if generation == 0 else f"otp/{generation}"
+        return phone_subject_id(self.services.phone_hmac_key, purpose, phone)
+
+
+def _new_code() -> str:
+    return f"{secrets.randbelow(10**_CODE_DIGITS):0{_CODE_DIGITS}d}"
+
+
+def _retry_on_conflict(action: Callable[[], _T], attempts: int = 3) -> _T:
+    for attempt in range(attempts):
+        try:
+            return action()
+        except RecordConflictError:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")

@@ -1,0 +1,1 @@
+"""Sign-in: sendOtp, verifyOtp and me."""

@@ -1,0 +1,67 @@
+"""sendOtp and verifyOtp: thin resolvers over the Identity use cases."""
+
+from __future__ import annotations
+
+import strawberry
+from starlette.concurrency import run_in_threadpool
+
+from domain.errors import (
+    InvalidOtpError,
+    InvalidPhoneNumberError,
+    RateLimitedError,
+    SmsDeliveryFailedError,
+)
+from domain.signin import CodeSent, SignedIn
+from graphql_api.context import Info
+from graphql_api.errors import (
+    invalid_otp,
+    invalid_phone_number,
+    rate_limited,
+    sms_delivery_failed,
+)
+from graphql_api.identity.types import OtpSent, Role, SendOtpResult, Token, VerifyOtpResult
+
+
+@strawberry.type
+class IdentityMutation:
+    @strawberry.mutation(description="Send a one-time code by SMS to a mobile number.")
+    async def send_otp(self, info: Info, phone_number: str) -> SendOtpResult:
+        identity = info.context.services.identity
+        locale = info.context.locale
+        try:
+            sent: CodeSent = await run_in_threadpool(identity.send_code, phone_number)
+        except InvalidPhoneNumberError:
+            return invalid_phone_number(locale)
+        except RateLimitedError as e:
+            return rate_limited(locale, e.retry_after_seconds)
+        except SmsDeliveryFailedError:
+            return sms_delivery_failed(locale)
+        return OtpSent(
+            phone_number=sent.phone,
+            expires_in=sent.expires_in,
+            resend_after=sent.resend_after,
+        )
+
+    @strawberry.mutation(description="Exchange a one-time code for an access token.")
+    async def verify_otp(self, info: Info, phone_number: str, otp_code: str) -> VerifyOtpResult:
+        services = info.context.services
+        locale = info.context.locale
+        try:
+            signed_in: SignedIn = await run_in_threadpool(
+                services.identity.verify_code, phone_number, otp_code.strip()
+            )
+        except InvalidOtpError:
+            return invalid_otp(locale)
+        except RateLimitedError as e:
+            return rate_limited(locale, e.retry_after_seconds)
+        # Read-your-writes: the token is only useful once `me` can find the user.
+        await run_in_threadpool(services.wait_for, services.identity.name, signed_in.position)
+        issued = services.tokens.issue(signed_in.user_id, signed_in.role)
+        return Token(
+            access_token=issued.token,
+            token_type="Bearer",  # noqa: S106 - the scheme name, not a secret
+            expires_in=issued.expires_in,
+            user_id=strawberry.ID(str(signed_in.user_id)),
+            phone_number=signed_in.phone,
+            role=Role(signed_in.role.value),
+        )

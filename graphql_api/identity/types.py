@@ -1,0 +1,59 @@
+"""GraphQL types of sign-in."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Annotated
+
+import strawberry
+
+from graphql_api.errors import InvalidOtp, InvalidPhoneNumber, RateLimited, SmsDeliveryFailed
+from projections.users import UserRow
+
+
+@strawberry.enum
+class Role(Enum):
+    USER = "USER"
+    ADMIN = "ADMIN"
+
+
+@strawberry.type(description="A code is on its way to the phone.")
+class OtpSent:
+    phone_number: str
+    expires_in: int = strawberry.field(description="Seconds the code stays valid.")
+    resend_after: int = strawberry.field(description="Seconds before another code can be sent.")
+
+
+@strawberry.type(description="A signed access token. Send it as `Authorization: Bearer …`.")
+class Token:
+    access_token: str
+    token_type: str
+    expires_in: int
+    user_id: strawberry.ID
+    phone_number: str
+    role: Role
+
+
+@strawberry.type
+class User:
+    id: strawberry.ID
+    phone_number: str
+    role: Role
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: UserRow) -> User:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            phone_number=row.phone,
+            role=Role(row.role.value),
+            created_at=row.created_at,
+        )
+
+
+SendOtpResult = Annotated[
+    OtpSent | InvalidPhoneNumber | RateLimited | SmsDeliveryFailed,
+    strawberry.union("SendOtpResult"),
+]
+VerifyOtpResult = Annotated[Token | InvalidOtp | RateLimited, strawberry.union("VerifyOtpResult")]

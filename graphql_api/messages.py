@@ -1,0 +1,64 @@
+"""Human messages for error codes: Uzbek by default, English and Russian on request."""
+
+from __future__ import annotations
+
+DEFAULT_LOCALE = "uz"
+LOCALES = ("uz", "en", "ru")
+
+_MESSAGES: dict[str, dict[str, str]] = {
+    "INVALID_PHONE_NUMBER": {
+        "uz": "Telefon raqami noto'g'ri. Mobil raqamni +998901234567 ko'rinishida kiriting.",
+        "en": "That is not a valid mobile number. Enter it like +998901234567.",
+        "ru": "Неверный номер телефона. Введите мобильный номер в виде +998901234567.",
+    },
+    "RATE_LIMITED": {
+        "uz": "Juda ko'p urinish. {retry_after} soniyadan keyin qayta urinib ko'ring.",
+        "en": "Too many attempts. Try again in {retry_after} seconds.",
+        "ru": "Слишком много попыток. Повторите через {retry_after} с.",
+    },
+    "SMS_DELIVERY_FAILED": {
+        "uz": "SMS yuborib bo'lmadi. Birozdan keyin qayta urinib ko'ring.",
+        "en": "The SMS could not be sent. Please try again shortly.",
+        "ru": "Не удалось отправить SMS. Попробуйте чуть позже.",
+    },
+    "INVALID_OTP": {
+        "uz": "Kod noto'g'ri yoki muddati o'tgan. Yangi kod so'rang.",
+        "en": "The code is wrong or has expired. Ask for a new one.",
+        "ru": "Код неверный или устарел. Запросите новый код.",
+    },
+    "UNAUTHENTICATED": {
+        "uz": "Avval tizimga kiring.",
+        "en": "Sign in first.",
+        "ru": "Сначала войдите в систему.",
+    },
+    "INTERNAL": {
+        "uz": "Kutilmagan xato yuz berdi. So'rov raqami: {request_id}.",
+        "en": "Unexpected error. Request id: {request_id}.",
+        "ru": "Непредвиденная ошибка. Номер запроса: {request_id}.",
+    },
+}
+
+
+def message(code: str, locale: str, **params: object) -> str:
+    """The message for ``code`` in ``locale`` (falling back to Uzbek)."""
+    by_locale = _MESSAGES[code]
+    return by_locale.get(locale, by_locale[DEFAULT_LOCALE]).format(**params)
+
+
+def negotiate_locale(accept_language: str | None) -> str:
+    """Pick uz, en or ru from an Accept-Language header by its q-weights."""
+    if not accept_language:
+        return DEFAULT_LOCALE
+    choices: list[tuple[float, int, str]] = []
+    for index, part in enumerate(accept_language.split(",")[:20]):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        language = tag.strip().lower().split("-")[0]
+        if language in LOCALES and quality > 0:
+            choices.append((-quality, index, language))
+    return min(choices)[2] if choices else DEFAULT_LOCALE

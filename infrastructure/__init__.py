@@ -1,0 +1,1 @@
+"""Infrastructure: the adapters behind the domain ports, configuration and wiring."""

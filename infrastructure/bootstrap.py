@@ -1,0 +1,148 @@
+"""The composition root: the one place that wires ovoz together.
+
+The API, the projector, the worker, the CLI and the tests all call :func:`bootstrap`;
+nothing connects to anything at import time.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from eventsourcing.persistence import Transcoder
+from eventsourcing.postgres import PostgresDatastore
+
+from domain.identity import OtpRules
+from domain.ports import Clock, SmsSender
+from domain.signin import Identity, IdentityServices
+from infrastructure.clock import SystemClock
+from infrastructure.config import Settings
+from infrastructure.database import ConnectionParams, Database
+from infrastructure.encryption import KeyStore, SubjectEncryptingMapper
+from infrastructure.hashing import Argon2Hasher
+from infrastructure.projection_runner import LogSource, SupervisedProjection
+from infrastructure.sms import ConsoleSms, EskizSms
+from infrastructure.tokens import Tokens
+from projections.users import UsersProjection, UsersView
+
+log = logging.getLogger("ovoz")
+
+
+@dataclass
+class Ovoz:
+    """Everything a process of ovoz uses, built once and closed once."""
+
+    settings: Settings
+    database: Database
+    params: ConnectionParams
+    datastore: PostgresDatastore
+    keys: KeyStore
+    clock: Clock
+    identity: Identity
+    tokens: Tokens
+    users: UsersView
+    projections: dict[str, SupervisedProjection] = field(default_factory=dict)
+    _running: bool = False
+
+    def start_projections(self) -> None:
+        for projection in self.projections.values():
+            projection.start()
+        self._running = True
+
+    def wait_for(self, application: str, position: int) -> bool:
+        """Read-your-writes: wait (bounded) until every view of ``application`` has
+        processed ``position``."""
+        timeout = self.settings.read_your_writes_timeout
+        return all(
+            p.wait(position, timeout)
+            for p in self.projections.values()
+            if p.source.name == application
+        )
+
+    def close(self) -> None:
+        for projection in self.projections.values():
+            projection.stop()
+        self.identity.close()
+        self.datastore.close()
+        self.database.close()
+
+
+def build_sms(settings: Settings) -> SmsSender:
+    if settings.sms_backend == "eskiz" and settings.eskiz is not None:
+        e = settings.eskiz
+        return EskizSms(e.email, e.password, sender=e.sender, base_url=e.base_url)
+    return ConsoleSms(settings.sms_outbox)
+
+
+def otp_rules(settings: Settings) -> OtpRules:
+    p = settings.otp
+    return OtpRules(
+        code_ttl=timedelta(seconds=p.code_ttl_seconds),
+        max_failures=p.max_failures,
+        failure_window=timedelta(seconds=p.failure_window_seconds),
+        resend_cooldown=timedelta(seconds=p.resend_cooldown_seconds),
+        max_codes_per_hour=p.max_codes_per_hour,
+    )
+
+
+def bootstrap(
+    settings: Settings,
+    *,
+    sms: SmsSender | None = None,
+    clock: Clock | None = None,
+) -> Ovoz:
+    """Open the database and build every component. Projections are built, not started."""
+    database = Database(settings)
+    params = database.open()
+    datastore = params.datastore(pool_size=4)
+    try:
+        keys = KeyStore(datastore, settings.master_key, settings.previous_master_keys)
+        keys.create_table()
+        clock = clock or SystemClock()
+        identity = Identity(
+            IdentityServices(
+                clock=clock,
+                hasher=Argon2Hasher(settings.otp_pepper),
+                sms=sms or build_sms(settings),
+                phone_hmac_key=settings.phone_hmac_key,
+                rules=otp_rules(settings),
+                default_region=settings.default_region,
+                test_codes=settings.otp_test_numbers,
+                admin_phones=settings.admin_phone_numbers,
+            ),
+            env=params.eventsourcing_env(),
+            mapper_factory=lambda t: SubjectEncryptingMapper(t, keys),
+        )
+        users = UsersView(datastore)
+        users.create_table()
+    except Exception:
+        datastore.close()
+        database.close()
+        raise
+    ovoz = Ovoz(
+        settings=settings,
+        database=database,
+        params=params,
+        datastore=datastore,
+        keys=keys,
+        clock=clock,
+        identity=identity,
+        tokens=Tokens(
+            settings.jwt_secret,
+            settings.jwt_issuer,
+            settings.jwt_audience,
+            settings.jwt_ttl_seconds,
+        ),
+        users=users,
+    )
+    identity_log = _log_source(identity, keys)
+    ovoz.projections["users"] = SupervisedProjection(identity_log, UsersProjection(users))
+    return ovoz
+
+
+def _log_source(app: Identity, keys: KeyStore) -> LogSource:
+    """The application's log, read with a mapper that shows erased events as such."""
+    transcoder: Transcoder = app.construct_transcoder()
+    mapper = SubjectEncryptingMapper(transcoder, keys, erased_as_placeholder=True)
+    return LogSource(name=app.name, recorder=app.recorder, mapper=mapper)

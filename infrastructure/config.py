@@ -1,0 +1,216 @@
+"""The one settings object, read from the environment.
+
+Every knob of ovoz is here and in the README's table. In development, secrets that are
+not given are generated once and kept in ``var/secrets.json`` so that tokens and data
+keys survive restarts; in production a missing or weak secret stops start-up.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+PRODUCTION = "production"
+_MIN_SECRET_BYTES = 32  # 256 bits: HS256 needs a key at least as long as its hash
+_GENERATED_SECRETS = ("JWT_SECRET", "OTP_PEPPER", "PHONE_HMAC_KEY", "MASTER_KEY")
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class OtpPolicy:
+    """The rules for one-time codes (NIST SP 800-63B-4 and OWASP as the bar)."""
+
+    code_ttl_seconds: int = 300
+    max_failures: int = 5
+    failure_window_seconds: int = 3600
+    resend_cooldown_seconds: int = 60
+    max_codes_per_hour: int = 5
+
+
+@dataclass(frozen=True)
+class EskizSettings:
+    """Credentials of the Eskiz.uz SMS gateway."""
+
+    email: str
+    password: str
+    sender: str = "4546"
+    base_url: str = "https://notify.eskiz.uz/api"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything ovoz needs to know about its environment."""
+
+    env: str
+    var_dir: Path
+    database_url: str | None
+    database_schema: str
+    jwt_secret: bytes
+    otp_pepper: bytes
+    phone_hmac_key: bytes
+    master_key: bytes
+    previous_master_keys: tuple[bytes, ...] = ()
+    jwt_ttl_seconds: int = 3600
+    jwt_issuer: str = "ovoz"
+    jwt_audience: str = "ovoz-api"
+    sms_backend: str = "console"
+    eskiz: EskizSettings | None = None
+    otp: OtpPolicy = field(default_factory=OtpPolicy)
+    otp_test_numbers: Mapping[str, str] = field(default_factory=dict)
+    admin_phone_numbers: frozenset[str] = frozenset()
+    default_region: str = "UZ"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_upload_bytes: int = 500 * 1024 * 1024
+    max_audio_seconds: float = 4 * 3600.0
+    read_your_writes_timeout: float = 5.0
+    log_level: str = "INFO"
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == PRODUCTION
+
+    @property
+    def sms_outbox(self) -> Path:
+        return self.var_dir / "sms-outbox.jsonl"
+
+    def with_listen(self, host: str | None = None, port: int | None = None) -> Settings:
+        return replace(self, host=host or self.host, port=port or self.port)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read settings from ``environ`` (the process environment by default)."""
+        e = dict(os.environ if environ is None else environ)
+        env = e.get("ENV", "development").strip().lower()
+        var_dir = Path(e.get("OVOZ_VAR_DIR", "var")).resolve()
+        secret_values = _secrets(e, env, var_dir)
+        settings = cls(
+            env=env,
+            var_dir=var_dir,
+            database_url=e.get("DATABASE_URL") or None,
+            database_schema=e.get("DATABASE_SCHEMA", "public"),
+            previous_master_keys=tuple(
+                k.encode() for k in _split(e.get("MASTER_KEY_PREVIOUS", ""))
+            ),
+            jwt_ttl_seconds=_int(e, "JWT_TTL_SECONDS", 3600),
+            jwt_issuer=e.get("JWT_ISSUER", "ovoz"),
+            jwt_audience=e.get("JWT_AUDIENCE", "ovoz-api"),
+            sms_backend=e.get("SMS_BACKEND", "console").strip().lower(),
+            eskiz=_eskiz(e),
+            otp=OtpPolicy(
+                code_ttl_seconds=_int(e, "OTP_TTL_SECONDS", 300),
+                max_failures=_int(e, "OTP_MAX_FAILURES", 5),
+                failure_window_seconds=_int(e, "OTP_FAILURE_WINDOW_SECONDS", 3600),
+                resend_cooldown_seconds=_int(e, "OTP_RESEND_COOLDOWN_SECONDS", 60),
+                max_codes_per_hour=_int(e, "OTP_MAX_CODES_PER_HOUR", 5),
+            ),
+            otp_test_numbers=_test_numbers(e.get("OTP_TEST_NUMBERS", "")),
+            admin_phone_numbers=frozenset(_split(e.get("ADMIN_PHONE_NUMBERS", ""))),
+            default_region=e.get("DEFAULT_PHONE_REGION", "UZ").upper(),
+            host=e.get("HOST", "127.0.0.1"),
+            port=_int(e, "PORT", 8000),
+            max_upload_bytes=_int(e, "MAX_UPLOAD_BYTES", 500 * 1024 * 1024),
+            max_audio_seconds=float(e.get("MAX_AUDIO_SECONDS", 4 * 3600)),
+            read_your_writes_timeout=float(e.get("READ_YOUR_WRITES_TIMEOUT", 5.0)),
+            log_level=e.get("LOG_LEVEL", "INFO").upper(),
+            **secret_values,
+        )
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Refuse configurations that are unsafe or cannot work."""
+        if self.sms_backend not in {"console", "eskiz"}:
+            raise ConfigError(f"SMS_BACKEND must be 'console' or 'eskiz', not {self.sms_backend!r}")
+        if self.sms_backend == "eskiz" and self.eskiz is None:
+            raise ConfigError("SMS_BACKEND=eskiz needs ESKIZ_EMAIL and ESKIZ_PASSWORD")
+        if not self.is_production:
+            return
+        if self.otp_test_numbers:
+            raise ConfigError("OTP_TEST_NUMBERS must be empty in production")
+        if self.sms_backend == "console":
+            raise ConfigError("SMS_BACKEND=console only logs codes; choose a real gateway")
+
+
+def _secrets(e: Mapping[str, str], env: str, var_dir: Path) -> dict[str, bytes]:
+    given = {name: e.get(name, "") for name in _GENERATED_SECRETS}
+    if env == PRODUCTION:
+        missing = [n for n, v in given.items() if len(v.encode()) < _MIN_SECRET_BYTES]
+        if missing:
+            raise ConfigError(
+                f"In production {', '.join(missing)} must be set to random values of at "
+                f"least {_MIN_SECRET_BYTES} bytes (e.g. `python -c 'import secrets; "
+                "print(secrets.token_urlsafe(48))'`)"
+            )
+        stored: dict[str, str] = {}
+    else:
+        stored = _stored_dev_secrets(var_dir)
+    values = {n: (given[n] or stored[n]) for n in _GENERATED_SECRETS}
+    for name, value in values.items():
+        if len(value.encode()) < _MIN_SECRET_BYTES:
+            raise ConfigError(f"{name} is too short: use at least {_MIN_SECRET_BYTES} bytes")
+    return {name.lower(): value.encode() for name, value in values.items()}
+
+
+def _stored_dev_secrets(var_dir: Path) -> dict[str, str]:
+    """Load development secrets, generating (once) any that are missing."""
+    path = var_dir / "secrets.json"
+    stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    missing = [n for n in _GENERATED_SECRETS if n not in stored]
+    if missing:
+        stored.update(
+            {n: base64.urlsafe_b64encode(secrets.token_bytes(48)).decode() for n in missing}
+        )
+        var_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(stored, f, indent=2)
+        os.replace(tmp, path)
+    return stored
+
+
+def _eskiz(e: Mapping[str, str]) -> EskizSettings | None:
+    if not (e.get("ESKIZ_EMAIL") and e.get("ESKIZ_PASSWORD")):
+        return None
+    return EskizSettings(
+        email=e["ESKIZ_EMAIL"],
+        password=e["ESKIZ_PASSWORD"],
+        sender=e.get("ESKIZ_FROM", "4546"),
+        base_url=e.get("ESKIZ_BASE_URL", "https://notify.eskiz.uz/api"),
+    )
+
+
+def _test_numbers(raw: str) -> dict[str, str]:
+    """Parse ``+998901234567:123456,+998...:654321``."""
+    numbers: dict[str, str] = {}
+    for item in _split(raw):
+        phone, sep, code = item.partition(":")
+        if not sep or not (code.isdigit() and len(code) == 6):
+            raise ConfigError(
+                f"OTP_TEST_NUMBERS entries look like +998901234567:123456, not {item!r}"
+            )
+        numbers[phone.strip()] = code.strip()
+    return numbers
+
+
+def _split(raw: str) -> list[str]:
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def _int(e: Mapping[str, str], name: str, default: int) -> int:
+    raw = e.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, not {raw!r}") from None

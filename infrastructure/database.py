@@ -1,0 +1,160 @@
+"""The one place that knows where PostgreSQL is and builds connections to it.
+
+With ``DATABASE_URL`` set, ovoz uses that server. Without it, a real PostgreSQL is
+started from the ``pgserver`` wheel with its data under ``var/postgres`` and kept across
+runs; it is stopped when the last process using it exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlparse
+
+import psycopg
+from eventsourcing.postgres import PostgresDatastore
+from psycopg import sql
+
+from infrastructure.config import ConfigError, Settings
+
+log = logging.getLogger("ovoz.database")
+
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+@dataclass(frozen=True)
+class ConnectionParams:
+    """Where the database is, in the pieces that both psycopg and eventsourcing take."""
+
+    dbname: str
+    host: str
+    port: int
+    user: str
+    password: str
+    schema: str
+
+    @classmethod
+    def from_url(cls, url: str, schema: str) -> ConnectionParams:
+        parsed = urlparse(url)
+        if parsed.scheme not in {"postgres", "postgresql"}:
+            raise ConfigError(f"DATABASE_URL must be a postgresql:// URL, not {parsed.scheme!r}")
+        query = parse_qs(parsed.query)
+        host = query.get("host", [parsed.hostname or "127.0.0.1"])[0]
+        if not _SCHEMA_NAME.match(schema):
+            raise ConfigError(f"DATABASE_SCHEMA {schema!r} is not a plain lower-case identifier")
+        return cls(
+            dbname=unquote(parsed.path.lstrip("/")) or "postgres",
+            host=host,
+            port=parsed.port or 5432,
+            user=unquote(parsed.username or "postgres"),
+            password=unquote(parsed.password or ""),
+            schema=schema,
+        )
+
+    def psycopg_kwargs(self) -> dict[str, Any]:
+        return {
+            "dbname": self.dbname,
+            "host": self.host,
+            "port": self.port,
+            "user": self.user,
+            "password": self.password,
+            "options": f"-c search_path={self.schema}",
+        }
+
+    def eventsourcing_env(self, pool_size: int = 4) -> dict[str, str]:
+        """Settings for an eventsourcing Application using this database."""
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": self.dbname,
+            "POSTGRES_HOST": self.host,
+            "POSTGRES_PORT": str(self.port),
+            "POSTGRES_USER": self.user,
+            "POSTGRES_PASSWORD": self.password,
+            "POSTGRES_SCHEMA": self.schema,
+            "POSTGRES_POOL_SIZE": str(pool_size),
+            "POSTGRES_MAX_OVERFLOW": str(pool_size),
+            # A stuck writer fails instead of hanging every writer behind its table lock.
+            "POSTGRES_LOCK_TIMEOUT": "5",
+            "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "30",
+            "POSTGRES_PRE_PING": "y",
+            "CREATE_TABLE": "y",
+        }
+
+    def datastore(self, pool_size: int = 4) -> PostgresDatastore:
+        """A connection pool for read models and other tables of ours."""
+        return PostgresDatastore(
+            dbname=self.dbname,
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            password=self.password,
+            schema=self.schema,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pre_ping=True,
+            lock_timeout=5,
+            idle_in_transaction_session_timeout=30,
+        )
+
+    def connect(self, *, autocommit: bool = True) -> psycopg.Connection[Any]:
+        """A single plain connection (LISTEN, admin statements)."""
+        return psycopg.connect(**self.psycopg_kwargs(), autocommit=autocommit)
+
+
+class EmbeddedPostgres:
+    """A PostgreSQL server from the ``pgserver`` wheel, data kept under ``data_dir``."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self._server: Any = None
+
+    def start(self) -> str:
+        import pgserver  # heavy; imported only when the embedded server is used
+
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log.info("starting embedded PostgreSQL in %s", self.data_dir)
+        # cleanup_mode "stop": stop the server when the last process using it exits,
+        # keep the data.
+        self._server = pgserver.get_server(  # type: ignore[attr-defined]
+            self.data_dir, cleanup_mode="stop"
+        )
+        return str(self._server.get_uri())
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.cleanup()
+            self._server = None
+
+
+class Database:
+    """Resolves the configured database (starting the embedded one if needed)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.embedded: EmbeddedPostgres | None = None
+        self.params: ConnectionParams | None = None
+
+    def open(self) -> ConnectionParams:
+        url = self.settings.database_url
+        if url is None:
+            self.embedded = EmbeddedPostgres(self.settings.var_dir / "postgres")
+            url = self.embedded.start()
+        params = ConnectionParams.from_url(url, self.settings.database_schema)
+        ensure_schema(params)
+        self.params = params
+        return params
+
+    def close(self) -> None:
+        if self.embedded is not None:
+            self.embedded.stop()
+            self.embedded = None
+
+
+def ensure_schema(params: ConnectionParams) -> None:
+    with params.connect() as conn:
+        conn.execute(
+            sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(params.schema))
+        )

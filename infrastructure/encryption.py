@@ -1,0 +1,281 @@
+"""Per-subject encryption of event payloads, so that erasure is real (crypto-shredding).
+
+Every aggregate is a *subject* with its own random AES-256 data key. Keys are stored
+wrapped (AES-GCM) under the master key in the ``subject_keys`` table. The mapper encrypts
+each event's payload under the key of the aggregate it belongs to; ids, versions, topics
+and timestamps stay readable. Destroying a key makes every payload of that subject
+unreadable for good: what remains is the skeleton of its history.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import struct
+import threading
+import time
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
+from eventsourcing.postgres import PostgresDatastore
+from eventsourcing.utils import get_topic, resolve_topic
+
+from domain.erasure import ErasedEvent
+from domain.errors import SubjectErasedError
+
+_MAGIC = b"OVZ1"
+_NONCE_BYTES = 12
+_KEY_CACHE_SECONDS = 30.0  # bounds how long another process's erasure can go unnoticed here
+
+_CREATE_TABLE = """
+CREATE TABLE IF NOT EXISTS subject_keys (
+    subject_id uuid PRIMARY KEY,
+    wrapped_key bytea,
+    master_key_id text,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    destroyed_at timestamptz
+)
+"""
+
+
+def master_key_id(master_key: bytes) -> str:
+    """A short public name of a master key (never the key)."""
+    return hashlib.sha256(b"ovoz-master-key-id\x00" + master_key).hexdigest()[:16]
+
+
+def _kek(master_key: bytes) -> AESGCM:
+    # Derive a fixed-length wrapping key from the configured secret of any length.
+    return AESGCM(hashlib.sha256(b"ovoz-kek\x00" + master_key).digest())
+
+
+class KeyStore:
+    """Data keys of subjects, wrapped under the master key, cached for a short time."""
+
+    def __init__(
+        self,
+        datastore: PostgresDatastore,
+        master_key: bytes,
+        previous_master_keys: tuple[bytes, ...] = (),
+    ) -> None:
+        self._datastore = datastore
+        self._master_id = master_key_id(master_key)
+        self._keks = {master_key_id(k): _kek(k) for k in (*previous_master_keys, master_key)}
+        self._cache: dict[UUID, tuple[bytes, float]] = {}
+        self._lock = threading.Lock()
+
+    def create_table(self) -> None:
+        with self._datastore.transaction(commit=True) as curs:
+            curs.execute(_CREATE_TABLE)
+
+    def key_for_writing(self, subject_id: UUID) -> bytes:
+        """The subject's key, created on first use. Raises if the subject was erased."""
+        cached = self._cached(subject_id)
+        if cached is not None:
+            return cached
+        key = self._load(subject_id)
+        if key is None:
+            key = self._create(subject_id)
+        return key
+
+    def key_for_reading(self, subject_id: UUID) -> bytes:
+        """The subject's key; SubjectErasedError if it was destroyed or never existed."""
+        cached = self._cached(subject_id)
+        if cached is not None:
+            return cached
+        key = self._load(subject_id)
+        if key is None:
+            raise SubjectErasedError(str(subject_id))
+        return key
+
+    def destroy(self, subject_ids: list[UUID]) -> None:
+        """Destroy the keys of ``subject_ids`` for good (crypto-shredding)."""
+        if not subject_ids:
+            return
+        with self._datastore.transaction(commit=True) as curs:
+            curs.execute(
+                "INSERT INTO subject_keys (subject_id, wrapped_key, master_key_id, destroyed_at) "
+                "SELECT unnest(%s::uuid[]), NULL, NULL, now() "
+                "ON CONFLICT (subject_id) DO UPDATE "
+                "SET wrapped_key = NULL, master_key_id = NULL, destroyed_at = now()",
+                (subject_ids,),
+            )
+        with self._lock:
+            for subject_id in subject_ids:
+                self._cache.pop(subject_id, None)
+
+    def rotate(self) -> int:
+        """Re-wrap every live key under the current master key. Returns how many moved."""
+        moved = 0
+        with self._datastore.transaction(commit=True) as curs:
+            curs.execute(
+                "SELECT subject_id, wrapped_key, master_key_id FROM subject_keys "
+                "WHERE wrapped_key IS NOT NULL AND master_key_id <> %s FOR UPDATE",
+                (self._master_id,),
+            )
+            for row in curs.fetchall():
+                key = self._unwrap(
+                    row["subject_id"], bytes(row["wrapped_key"]), row["master_key_id"]
+                )
+                curs.execute(
+                    "UPDATE subject_keys SET wrapped_key = %s, master_key_id = %s "
+                    "WHERE subject_id = %s",
+                    (self._wrap(row["subject_id"], key), self._master_id, row["subject_id"]),
+                )
+                moved += 1
+        return moved
+
+    def forget_cache(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _cached(self, subject_id: UUID) -> bytes | None:
+        with self._lock:
+            entry = self._cache.get(subject_id)
+        if entry is None or entry[1] < time.monotonic():
+            return None
+        return entry[0]
+
+    def _remember(self, subject_id: UUID, key: bytes) -> bytes:
+        with self._lock:
+            self._cache[subject_id] = (key, time.monotonic() + _KEY_CACHE_SECONDS)
+        return key
+
+    def _load(self, subject_id: UUID) -> bytes | None:
+        with self._datastore.transaction(commit=False) as curs:
+            curs.execute(
+                "SELECT wrapped_key, master_key_id, destroyed_at FROM subject_keys "
+                "WHERE subject_id = %s",
+                (subject_id,),
+            )
+            row = curs.fetchone()
+        if row is None:
+            return None
+        if row["destroyed_at"] is not None:
+            raise SubjectErasedError(str(subject_id))
+        key = self._unwrap(subject_id, bytes(row["wrapped_key"]), row["master_key_id"])
+        return self._remember(subject_id, key)
+
+    def _create(self, subject_id: UUID) -> bytes:
+        key = AESGCM.generate_key(bit_length=256)
+        with self._datastore.transaction(commit=True) as curs:
+            curs.execute(
+                "INSERT INTO subject_keys (subject_id, wrapped_key, master_key_id) "
+                "VALUES (%s, %s, %s) ON CONFLICT (subject_id) DO NOTHING",
+                (subject_id, self._wrap(subject_id, key), self._master_id),
+            )
+            created = curs.rowcount == 1
+        if created:
+            return self._remember(subject_id, key)
+        # Another process created it first (or erased it): use what is stored.
+        stored = self._load(subject_id)
+        if stored is None:
+            raise SubjectErasedError(str(subject_id))
+        return stored
+
+    def _wrap(self, subject_id: UUID, key: bytes) -> bytes:
+        nonce = os.urandom(_NONCE_BYTES)
+        return nonce + self._keks[self._master_id].encrypt(nonce, key, subject_id.bytes)
+
+    def _unwrap(self, subject_id: UUID, wrapped: bytes, key_id: str) -> bytes:
+        kek = self._keks.get(key_id)
+        if kek is None:
+            raise RuntimeError(
+                f"data key of {subject_id} is wrapped under master key {key_id}, which is "
+                "not configured (set MASTER_KEY_PREVIOUS to rotate)"
+            )
+        return kek.decrypt(wrapped[:_NONCE_BYTES], wrapped[_NONCE_BYTES:], subject_id.bytes)
+
+
+class SubjectEncryptingMapper(Mapper[UUID]):
+    """Maps domain events to stored events whose payload is encrypted per subject.
+
+    Stored state: ``OVZ1 | u16 header length | header JSON | nonce | AES-GCM ciphertext``.
+    The header holds only the timestamp; the additional data binds the ciphertext to its
+    row (originator id, version, topic), so a payload cannot be moved to another event.
+    ``erased_as_placeholder`` makes unreadable events come back as ErasedEvent (for
+    projections and the audit trail) instead of raising SubjectErasedError.
+    """
+
+    def __init__(
+        self, transcoder: Transcoder, keys: KeyStore, *, erased_as_placeholder: bool = False
+    ) -> None:
+        super().__init__(transcoder=transcoder)
+        self.keys = keys
+        self.erased_as_placeholder = erased_as_placeholder
+
+    def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
+        topic = get_topic(domain_event.__class__)
+        state = dict(vars(domain_event))
+        originator_id: UUID = state.pop("originator_id")
+        version: int = state.pop("originator_version")
+        timestamp: datetime = state.pop("timestamp")
+        class_version = getattr(type(domain_event), "class_version", 1)
+        if class_version > 1:
+            state["class_version"] = class_version
+        header = json.dumps({"ts": timestamp.isoformat()}).encode()
+        key = self.keys.key_for_writing(originator_id)
+        nonce = os.urandom(_NONCE_BYTES)
+        aad = _aad(originator_id, version, topic)
+        ciphertext = AESGCM(key).encrypt(nonce, self.transcoder.encode(state), aad)
+        blob = _MAGIC + struct.pack(">H", len(header)) + header + nonce + ciphertext
+        return StoredEvent(
+            originator_id=originator_id, originator_version=version, topic=topic, state=blob
+        )
+
+    def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
+        originator_id = _as_uuid(stored_event.originator_id)
+        timestamp, nonce, ciphertext = _split_blob(stored_event.state)
+        try:
+            key = self.keys.key_for_reading(originator_id)
+        except SubjectErasedError:
+            if not self.erased_as_placeholder:
+                raise
+            return ErasedEvent(
+                originator_id=originator_id,
+                originator_version=stored_event.originator_version,
+                timestamp=timestamp,
+                topic=stored_event.topic,
+            )
+        aad = _aad(originator_id, stored_event.originator_version, stored_event.topic)
+        try:
+            plaintext = AESGCM(key).decrypt(nonce, ciphertext, aad)
+        except InvalidTag:
+            raise SubjectErasedError(f"payload of {originator_id} does not decrypt") from None
+        state: dict[str, Any] = self.transcoder.decode(plaintext)
+        state["originator_id"] = originator_id
+        state["originator_version"] = stored_event.originator_version
+        state["timestamp"] = timestamp
+        cls = resolve_topic(stored_event.topic)
+        class_version = getattr(cls, "class_version", 1)
+        from_version = state.pop("class_version", 1)
+        while from_version < class_version:
+            getattr(cls, f"upcast_v{from_version}_v{from_version + 1}")(state)
+            from_version += 1
+        domain_event = object.__new__(cls)
+        object.__setattr__(domain_event, "__dict__", state)
+        return domain_event  # type: ignore[no-any-return]
+
+
+def _aad(originator_id: UUID, version: int, topic: str) -> bytes:
+    return originator_id.bytes + struct.pack(">q", version) + topic.encode()
+
+
+def _as_uuid(value: UUID | str) -> UUID:
+    return value if isinstance(value, UUID) else UUID(str(value))
+
+
+def _split_blob(blob: bytes) -> tuple[datetime, bytes, bytes]:
+    if not blob.startswith(_MAGIC):
+        raise ValueError("stored event state is not in the ovoz encrypted format")
+    (header_len,) = struct.unpack(">H", blob[4:6])
+    header = json.loads(blob[6 : 6 + header_len])
+    rest = blob[6 + header_len :]
+    return datetime.fromisoformat(header["ts"]), rest[:_NONCE_BYTES], rest[_NONCE_BYTES:]

@@ -1,0 +1,69 @@
+"""Running ovoz: the API under uvicorn, and the background roles."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Collection
+
+import uvicorn
+
+from graphql_api.app import create_app
+from graphql_api.context import Services
+from infrastructure.bootstrap import Ovoz, bootstrap
+from infrastructure.config import Settings
+
+log = logging.getLogger("ovoz")
+
+API, PROJECTOR, WORKER = "api", "projector", "worker"
+
+
+def services_of(ovoz: Ovoz) -> Services:
+    return Services(
+        identity=ovoz.identity,
+        users=ovoz.users,
+        tokens=ovoz.tokens,
+        wait_for=ovoz.wait_for,
+    )
+
+
+def run_api(settings: Settings, roles: Collection[str]) -> None:
+    """Serve the API (plus any background roles) until SIGINT or SIGTERM."""
+    ovoz = bootstrap(settings)
+    try:
+        if PROJECTOR in roles:
+            ovoz.start_projections()
+        app = create_app(services_of(ovoz), production=settings.is_production)
+        log.info(
+            "ovoz (%s) on http://%s:%s/graphql",
+            "+".join(sorted(roles)),
+            settings.host,
+            settings.port,
+        )
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level.lower(),
+            ws="websockets",
+            server_header=False,
+            timeout_graceful_shutdown=10,
+        )
+    finally:
+        ovoz.close()
+
+
+def run_background(settings: Settings, roles: Collection[str]) -> None:
+    """Run projector and/or worker roles until SIGINT or SIGTERM."""
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    ovoz = bootstrap(settings)
+    try:
+        if PROJECTOR in roles:
+            ovoz.start_projections()
+        log.info("ovoz %s running; Ctrl-C stops it", "+".join(sorted(roles)))
+        stop.wait()
+    finally:
+        ovoz.close()

@@ -1,0 +1,88 @@
+"""Shared fixtures: a real PostgreSQL for every test that touches storage.
+
+``OVOZ_TEST_DATABASE_URL`` points the suite at a running server (CI uses the machine's
+PostgreSQL); without it the suite starts an embedded one (pgserver) in a temporary
+directory. Each test gets a schema of its own, dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from domain.ports import Clock, SmsMessage, SmsSender
+
+AUDIO_DIR = Path(os.environ.get("OVOZ_AUDIO_DIR", Path(__file__).parents[2] / "shared" / "audio"))
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url = os.environ.get("OVOZ_TEST_DATABASE_URL")
+    if url:
+        yield url
+        return
+    from infrastructure.database import EmbeddedPostgres
+
+    embedded = EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "data")
+    try:
+        yield embedded.start()
+    finally:
+        embedded.stop()
+
+
+@pytest.fixture
+def schema(database_url: str) -> Iterator[str]:
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    yield name
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+
+
+class FakeClock(Clock):
+    """A clock that moves only when told to."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.current = start or datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, seconds: float) -> None:
+        self.current += timedelta(seconds=seconds)
+
+
+class RecordingSms(SmsSender):
+    """The SMS boundary: keeps what would have been sent; can be told to fail."""
+
+    def __init__(self) -> None:
+        self.sent: list[SmsMessage] = []
+        self.fail_next = False
+
+    def send(self, message: SmsMessage) -> None:
+        from domain.ports import SmsDeliveryError
+
+        if self.fail_next:
+            self.fail_next = False
+            raise SmsDeliveryError("gateway refused")
+        self.sent.append(message)
+
+    def last_code(self) -> str:
+        code = self.sent[-1].code
+        assert code is not None
+        return code
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def sms() -> RecordingSms:
+    return RecordingSms()
