@@ -9,6 +9,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
+from uuid import UUID
 
 
 @dataclass(frozen=True)
@@ -54,3 +55,19 @@ class SecretHasher(ABC):
     @abstractmethod
     def verify(self, encoded: str, secret: str) -> bool:
         """True if ``secret`` matches ``encoded``; never raises for a mismatch."""
+
+
+class BlobStore(ABC):
+    """Where the bytes of recordings live (events carry only the key and the SHA-256)."""
+
+    @abstractmethod
+    def delete(self, key: str) -> None:
+        """Remove the blob; removing an absent blob is not an error."""
+
+
+class SubjectKeys(ABC):
+    """The per-subject data keys that event payloads are encrypted under."""
+
+    @abstractmethod
+    def destroy(self, subject_ids: list[UUID]) -> None:
+        """Destroy the keys for good: those subjects' payloads become unreadable."""

@@ -19,10 +19,12 @@ from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from graphql_api.context import Context, Services
+from graphql_api.files import audio_file_endpoint
 from graphql_api.messages import negotiate_locale
 from graphql_api.schema import build_schema
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+_MULTIPART_SLACK = 1024 * 1024  # room for the operations and map parts around the file
 _PREFLIGHT_HEADERS = (b"apollo-require-preflight", b"x-apollo-operation-name")
 
 
@@ -103,6 +105,67 @@ class MultipartPreflightMiddleware:
         await self.app(scope, receive, send)
 
 
+class _BodyTooLargeError(Exception):
+    pass
+
+
+class UploadLimitMiddleware:
+    """Refuses request bodies past ``max_body`` bytes while they stream in, before they
+    are spooled to disk: at once when Content-Length says so, else when the count passes
+    the limit. Bodies a little over the file limit (multipart overhead) get through, and
+    uploadAudio answers those with its typed FileTooLarge."""
+
+    def __init__(self, app: ASGIApp, max_body: int) -> None:
+        self.app = app
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", ())).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.max_body:
+            await self._refuse(scope, receive, send)
+            return
+        received = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body:
+                    raise _BodyTooLargeError
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except _BodyTooLargeError:
+            if not started:
+                await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = JSONResponse(
+            {
+                "errors": [
+                    {
+                        "message": "Request body too large.",
+                        "extensions": {"code": "FILE_TOO_LARGE", "maxBytes": self.max_body},
+                    }
+                ]
+            },
+            status_code=413,
+            headers={"Connection": "close"},
+        )
+        await response(scope, receive, send)
+
+
 async def _health(_: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
@@ -115,6 +178,7 @@ def create_app(
     services: Services,
     *,
     production: bool,
+    max_upload_bytes: int = 500 * 1024 * 1024,
     allowed_origins: Sequence[str] = (),
     lifespan: Callable[[Starlette], AbstractAsyncContextManager[None]] | None = None,
 ) -> Starlette:
@@ -135,9 +199,11 @@ def create_app(
             Route("/healthz", _health),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            Route("/audio/{audio_id}/file", audio_file_endpoint(services), methods=["GET", "HEAD"]),
         ],
         lifespan=lifespan,
     )
+    app.add_middleware(UploadLimitMiddleware, max_body=max_upload_bytes + _MULTIPART_SLACK)
     app.add_middleware(MultipartPreflightMiddleware)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from pathlib import Path
+from typing import BinaryIO, Protocol
 from uuid import UUID
 
 import strawberry
@@ -14,7 +15,9 @@ from starlette.websockets import WebSocket
 
 from domain.access import Principal
 from domain.identity import Role
+from domain.recordings_app import Recordings, Written
 from domain.signin import Identity
+from projections.audios import AudiosView
 from projections.users import UsersView
 
 
@@ -23,6 +26,12 @@ class IssuedToken(Protocol):
     def token(self) -> str: ...
     @property
     def expires_in(self) -> int: ...
+
+
+class UploadIntake(Protocol):
+    def accept(
+        self, owner: Principal, source: BinaryIO, filename: str | None, language: str | None
+    ) -> Written: ...
 
 
 class TokenService(Protocol):
@@ -35,8 +44,12 @@ class Services:
     """What the API needs, handed in by the composition root."""
 
     identity: Identity
+    recordings: Recordings
+    intake: UploadIntake
     users: UsersView
+    audios: AudiosView
     tokens: TokenService
+    blob_path: Callable[[str], Path]
     wait_for: Callable[[str, int], bool]  # read-your-writes: (application, position)
 
 

@@ -31,6 +31,33 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "en": "Sign in first.",
         "ru": "Сначала войдите в систему.",
     },
+    "NOT_FOUND": {
+        "uz": "Yozuv topilmadi.",
+        "en": "No such recording.",
+        "ru": "Запись не найдена.",
+    },
+    "VERSION_CONFLICT": {
+        "uz": "Yozuv siz ko'rganingizdan keyin o'zgargan (hozir {current}-versiya). "
+        "Yangilab, qayta urinib ko'ring.",
+        "en": "The recording changed since you loaded it (now version {current}). "
+        "Reload and try again.",
+        "ru": "Запись изменилась после загрузки (сейчас версия {current}). Обновите и повторите.",
+    },
+    "INVALID_AUDIO": {
+        "uz": "Bu fayl yaroqli audio emas ({reason}).",
+        "en": "This file is not usable audio ({reason}).",
+        "ru": "Этот файл не является пригодным аудио ({reason}).",
+    },
+    "FILE_TOO_LARGE": {
+        "uz": "Fayl juda katta: eng ko'pi {max_mb} MB.",
+        "en": "The file is too large: at most {max_mb} MB.",
+        "ru": "Файл слишком большой: не более {max_mb} МБ.",
+    },
+    "INVALID_EDIT": {
+        "uz": "Tahrirni qo'llab bo'lmaydi: {detail}.",
+        "en": "The edit cannot be applied: {detail}.",
+        "ru": "Правку нельзя применить: {detail}.",
+    },
     "INTERNAL": {
         "uz": "Kutilmagan xato yuz berdi. So'rov raqami: {request_id}.",
         "en": "Unexpected error. Request id: {request_id}.",

@@ -24,6 +24,8 @@ from graphql_api.context import Context
 from graphql_api.identity.mutations import IdentityMutation
 from graphql_api.identity.queries import IdentityQuery
 from graphql_api.messages import message
+from graphql_api.recordings.mutations import RecordingsMutation
+from graphql_api.recordings.queries import RecordingsQuery
 
 log = logging.getLogger("ovoz.graphql")
 
@@ -33,12 +35,12 @@ MAX_TOKENS = 2000
 
 
 @strawberry.type
-class Query(IdentityQuery):
+class Query(IdentityQuery, RecordingsQuery):
     pass
 
 
 @strawberry.type
-class Mutation(IdentityMutation):
+class Mutation(IdentityMutation, RecordingsMutation):
     pass
 
 

@@ -9,21 +9,27 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
+from uuid import UUID
 
+from eventsourcing.application import Application
 from eventsourcing.persistence import Transcoder
 from eventsourcing.postgres import PostgresDatastore
 
 from domain.identity import OtpRules
 from domain.ports import Clock, SmsSender
+from domain.recordings_app import Recordings
 from domain.signin import Identity, IdentityServices
+from infrastructure.blobs import FileBlobStore
 from infrastructure.clock import SystemClock
 from infrastructure.config import Settings
 from infrastructure.database import ConnectionParams, Database
 from infrastructure.encryption import KeyStore, SubjectEncryptingMapper
+from infrastructure.erasure import ErasureProcessor, ErasureTracking
 from infrastructure.hashing import Argon2Hasher
 from infrastructure.projection_runner import LogSource, SupervisedProjection
 from infrastructure.sms import ConsoleSms, EskizSms
 from infrastructure.tokens import Tokens
+from projections.audios import AudiosProjection, AudiosView
 from projections.users import UsersProjection, UsersView
 
 log = logging.getLogger("ovoz")
@@ -40,8 +46,11 @@ class Ovoz:
     keys: KeyStore
     clock: Clock
     identity: Identity
+    recordings: Recordings
+    blobs: FileBlobStore
     tokens: Tokens
     users: UsersView
+    audios: AudiosView
     projections: dict[str, SupervisedProjection] = field(default_factory=dict)
     _running: bool = False
 
@@ -57,13 +66,14 @@ class Ovoz:
         return all(
             p.wait(position, timeout)
             for p in self.projections.values()
-            if p.source.name == application
+            if p.source.name == application and p.serves_reads
         )
 
     def close(self) -> None:
         for projection in self.projections.values():
             projection.stop()
         self.identity.close()
+        self.recordings.close()
         self.datastore.close()
         self.database.close()
 
@@ -114,8 +124,20 @@ def bootstrap(
             env=params.eventsourcing_env(),
             mapper_factory=lambda t: SubjectEncryptingMapper(t, keys),
         )
+        blobs = FileBlobStore(settings.blob_dir)
+        blobs.prepare()
+        recordings = Recordings(
+            blobs,
+            keys,
+            env=params.eventsourcing_env(),
+            mapper_factory=lambda t: SubjectEncryptingMapper(t, keys),
+        )
         users = UsersView(datastore)
         users.create_table()
+        audios = AudiosView(datastore)
+        audios.create_table()
+        erasure = ErasureTracking(datastore)
+        erasure.create_table()
     except Exception:
         datastore.close()
         database.close()
@@ -128,6 +150,9 @@ def bootstrap(
         keys=keys,
         clock=clock,
         identity=identity,
+        recordings=recordings,
+        blobs=blobs,
+        audios=audios,
         tokens=Tokens(
             settings.jwt_secret,
             settings.jwt_issuer,
@@ -137,11 +162,16 @@ def bootstrap(
         users=users,
     )
     identity_log = _log_source(identity, keys)
+    recordings_log = _log_source(recordings, keys)
     ovoz.projections["users"] = SupervisedProjection(identity_log, UsersProjection(users))
+    ovoz.projections["audios"] = SupervisedProjection(recordings_log, AudiosProjection(audios))
+    ovoz.projections["erasure"] = SupervisedProjection(
+        recordings_log, ErasureProcessor(erasure, recordings), serves_reads=False
+    )
     return ovoz
 
 
-def _log_source(app: Identity, keys: KeyStore) -> LogSource:
+def _log_source(app: Application[UUID], keys: KeyStore) -> LogSource:
     """The application's log, read with a mapper that shows erased events as such."""
     transcoder: Transcoder = app.construct_transcoder()
     mapper = SubjectEncryptingMapper(transcoder, keys, erased_as_placeholder=True)

@@ -73,10 +73,15 @@ class Settings:
     max_audio_seconds: float = 4 * 3600.0
     read_your_writes_timeout: float = 5.0
     log_level: str = "INFO"
+    blob_root: Path | None = None
 
     @property
     def is_production(self) -> bool:
         return self.env == PRODUCTION
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.blob_root or self.var_dir / "blobs"
 
     @property
     def sms_outbox(self) -> Path:
@@ -121,6 +126,7 @@ class Settings:
             max_audio_seconds=float(e.get("MAX_AUDIO_SECONDS", 4 * 3600)),
             read_your_writes_timeout=float(e.get("READ_YOUR_WRITES_TIMEOUT", 5.0)),
             log_level=e.get("LOG_LEVEL", "INFO").upper(),
+            blob_root=Path(e["BLOB_DIR"]).resolve() if e.get("BLOB_DIR") else None,
             **secret_values,
         )
         settings.check()

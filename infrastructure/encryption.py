@@ -28,6 +28,7 @@ from eventsourcing.utils import get_topic, resolve_topic
 
 from domain.erasure import ErasedEvent
 from domain.errors import SubjectErasedError
+from domain.ports import SubjectKeys
 
 _MAGIC = b"OVZ1"
 _NONCE_BYTES = 12
@@ -54,7 +55,7 @@ def _kek(master_key: bytes) -> AESGCM:
     return AESGCM(hashlib.sha256(b"ovoz-kek\x00" + master_key).digest())
 
 
-class KeyStore:
+class KeyStore(SubjectKeys):
     """Data keys of subjects, wrapped under the master key, cached for a short time."""
 
     def __init__(

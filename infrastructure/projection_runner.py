@@ -35,8 +35,13 @@ class LogSource:
 class SupervisedProjection:
     """One projection, kept running in a thread of its own until stopped."""
 
-    def __init__(self, source: LogSource, projection: Projection[Any]) -> None:
+    def __init__(
+        self, source: LogSource, projection: Projection[Any], *, serves_reads: bool = True
+    ) -> None:
+        """``serves_reads``: queries read this view, so writes wait for it (read-your-writes).
+        Such a view must see every event of the log (no topic filter)."""
         self.source = source
+        self.serves_reads = serves_reads
         self.projection = projection
         self.view = projection.view
         self._stopping = threading.Event()

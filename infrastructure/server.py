@@ -13,6 +13,7 @@ from graphql_api.app import create_app
 from graphql_api.context import Services
 from infrastructure.bootstrap import Ovoz, bootstrap
 from infrastructure.config import Settings
+from infrastructure.intake import AudioIntake
 
 log = logging.getLogger("ovoz")
 
@@ -22,8 +23,17 @@ API, PROJECTOR, WORKER = "api", "projector", "worker"
 def services_of(ovoz: Ovoz) -> Services:
     return Services(
         identity=ovoz.identity,
+        recordings=ovoz.recordings,
+        intake=AudioIntake(
+            ovoz.recordings,
+            ovoz.blobs,
+            ovoz.settings.max_upload_bytes,
+            ovoz.settings.max_audio_seconds,
+        ),
         users=ovoz.users,
+        audios=ovoz.audios,
         tokens=ovoz.tokens,
+        blob_path=ovoz.blobs.path,
         wait_for=ovoz.wait_for,
     )
 
@@ -34,7 +44,11 @@ def run_api(settings: Settings, roles: Collection[str]) -> None:
     try:
         if PROJECTOR in roles:
             ovoz.start_projections()
-        app = create_app(services_of(ovoz), production=settings.is_production)
+        app = create_app(
+            services_of(ovoz),
+            production=settings.is_production,
+            max_upload_bytes=settings.max_upload_bytes,
+        )
         log.info(
             "ovoz (%s) on http://%s:%s/graphql",
             "+".join(sorted(roles)),
@@ -46,7 +60,7 @@ def run_api(settings: Settings, roles: Collection[str]) -> None:
             host=settings.host,
             port=settings.port,
             log_level=settings.log_level.lower(),
-            ws="websockets",
+            ws="websockets-sansio",
             server_header=False,
             timeout_graceful_shutdown=10,
         )

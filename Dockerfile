@@ -1,0 +1,17 @@
+# One image for every role: `ovoz api`, `ovoz projector`, `ovoz worker`.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+WORKDIR /app
+
+COPY pyproject.toml README.md ./
+COPY domain domain
+COPY graphql_api graphql_api
+COPY projections projections
+COPY infrastructure infrastructure
+RUN pip install . && useradd --create-home --uid 10001 ovoz && mkdir -p /data && chown ovoz /data
+
+USER ovoz
+ENV OVOZ_VAR_DIR=/data HOST=0.0.0.0 PORT=8000
+EXPOSE 8000
+CMD ["ovoz", "api"]

@@ -1,0 +1,210 @@
+"""Recordings: an uploaded piece of audio and everything that happens to its transcript."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.errors import DomainError
+
+
+class TranscriptionStatus(StrEnum):
+    QUEUED = "QUEUED"
+    PROCESSING = "PROCESSING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+
+
+class RecordingNotFoundError(DomainError):
+    """Absent, erased, deleted, or not the caller's: all look the same from outside."""
+
+    code = "NOT_FOUND"
+
+
+class VersionConflictError(DomainError):
+    code = "VERSION_CONFLICT"
+
+    def __init__(self, expected: int, actual: int) -> None:
+        super().__init__(f"expected version {expected}, recording is at {actual}")
+        self.expected = expected
+        self.actual = actual
+
+
+class InvalidEditError(DomainError):
+    code = "INVALID_EDIT"
+
+
+@dataclass(frozen=True)
+class SegmentEdit:
+    """New text for one segment; its timing stays as it was."""
+
+    segment_id: int
+    text: str
+
+
+MAX_TRANSCRIPT_CHARS = 2_000_000
+
+
+@dataclass(frozen=True)
+class AudioFacts:
+    """What the server established about an uploaded file before accepting it."""
+
+    filename: str
+    content_type: str
+    size_bytes: int
+    sha256: str
+    blob_key: str
+    duration_seconds: float
+    language: str | None
+
+
+class Recording(Aggregate):
+    """One uploaded recording, its transcription and its edits."""
+
+    class AudioUploaded(Aggregate.Created):
+        owner_id: UUID
+        filename: str
+        content_type: str
+        size_bytes: int
+        sha256: str
+        blob_key: str
+        duration_seconds: float
+        language: str | None
+
+    class TranscriptEdited(Aggregate.Event):
+        text: str | None
+        segment_edits: list[dict[str, Any]]
+        editor_id: UUID
+
+    class AudioDeleted(Aggregate.Event):
+        actor_id: UUID
+
+    @event(AudioUploaded)
+    def __init__(
+        self,
+        *,
+        id: UUID,  # chosen before the blob is stored, see Recordings.upload
+        owner_id: UUID,
+        filename: str,
+        content_type: str,
+        size_bytes: int,
+        sha256: str,
+        blob_key: str,
+        duration_seconds: float,
+        language: str | None,
+    ) -> None:
+        self.owner_id = owner_id
+        self.filename = filename
+        self.content_type = content_type
+        self.size_bytes = size_bytes
+        self.sha256 = sha256
+        self.blob_key = blob_key
+        self.duration_seconds = duration_seconds
+        self.language = language
+        self.status = TranscriptionStatus.QUEUED
+        self.transcript_text: str | None = None
+        self.segments: list[dict[str, Any]] = []
+        self.error: str | None = None
+        self.deleted = False
+
+    # -- rules -------------------------------------------------------------------------
+
+    def check_version(self, expected: int | None) -> None:
+        if expected is not None and expected != self.version:
+            raise VersionConflictError(expected, self.version)
+
+    def edit_transcript(
+        self,
+        editor_id: UUID,
+        text: str | None,
+        segment_edits: list[SegmentEdit],
+        expected_version: int | None,
+    ) -> None:
+        """Replace the whole text, or the text of some segments (timings kept)."""
+        self._check_live()
+        self.check_version(expected_version)
+        if text is None and not segment_edits:
+            raise InvalidEditError("nothing to change")
+        if text is not None and segment_edits:
+            raise InvalidEditError("give the whole text or segment edits, not both")
+        if text is not None and len(text) > MAX_TRANSCRIPT_CHARS:
+            raise InvalidEditError("transcript too long")
+        known = {int(s["id"]) for s in self.segments}
+        unknown = [e.segment_id for e in segment_edits if e.segment_id not in known]
+        if unknown:
+            raise InvalidEditError(f"no segment {unknown[0]}")
+        self._record_edit(
+            text=text,
+            segment_edits=[{"id": e.segment_id, "text": e.text} for e in segment_edits],
+            editor_id=editor_id,
+        )
+
+    def delete(self, actor_id: UUID) -> None:
+        self._check_live()
+        self._record_deletion(actor_id=actor_id)
+
+    def _check_live(self) -> None:
+        if self.deleted:
+            raise RecordingNotFoundError(str(self.id))
+
+    # -- events ------------------------------------------------------------------------
+
+    @event(TranscriptEdited)
+    def _record_edit(
+        self, text: str | None, segment_edits: list[dict[str, Any]], editor_id: UUID
+    ) -> None:
+        self.transcript_text, self.segments = apply_edit(
+            self.transcript_text, self.segments, text, segment_edits
+        )
+
+    @event(AudioDeleted)
+    def _record_deletion(self, actor_id: UUID) -> None:
+        self.deleted = True
+
+
+def apply_edit(
+    transcript: str | None,
+    segments: list[dict[str, Any]],
+    text: str | None,
+    segment_edits: list[dict[str, Any]],
+) -> tuple[str | None, list[dict[str, Any]]]:
+    """The transcript and segments after an edit.
+
+    A segment edit changes that segment's text (its timing stays; word timings no longer
+    match the text and are dropped) and the transcript becomes the segments joined. A
+    whole-text edit replaces the transcript; segments keep their timings and their old
+    text would now contradict it, so they are marked ``edited``: subtitles keep coming
+    from the segments (with their own, still correct, text) until segment edits change
+    them. Used by the aggregate and by the read-model projection alike.
+    """
+    if text is not None:
+        return text, [{**s, "edited": True} for s in segments]
+    by_id = {int(e["id"]): str(e["text"]) for e in segment_edits}
+    new_segments = [
+        {**s, "text": by_id[int(s["id"])], "words": []} if int(s["id"]) in by_id else s
+        for s in segments
+    ]
+    joined = " ".join(str(s["text"]).strip() for s in new_segments).strip()
+    return joined, new_segments
+
+
+class InvalidAudioError(DomainError):
+    """The upload is not audio we can transcribe. ``reason`` is a stable code."""
+
+    code = "INVALID_AUDIO"
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(detail or reason)
+        self.reason = reason
+
+
+class FileTooLargeError(DomainError):
+    code = "FILE_TOO_LARGE"
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(f"larger than {max_bytes} bytes")
+        self.max_bytes = max_bytes

@@ -1,0 +1,138 @@
+"""The recordings use cases: upload, read, edit and delete."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from uuid import UUID, uuid4
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import Mapper, RecordConflictError
+
+from domain.access import Principal
+from domain.errors import SubjectErasedError
+from domain.ports import BlobStore, SubjectKeys
+from domain.recordings import (
+    AudioFacts,
+    Recording,
+    RecordingNotFoundError,
+    SegmentEdit,
+    VersionConflictError,
+)
+from domain.signin import MapperFactory
+
+
+@dataclass(frozen=True)
+class Written:
+    """A recording after a write, and the log position read models must reach."""
+
+    recording: Recording
+    position: int
+
+
+class Recordings(Application[UUID]):
+    """Use cases of a person's recordings. Every read checks who is asking."""
+
+    name = "recordings"
+
+    def __init__(
+        self,
+        blobs: BlobStore,
+        keys: SubjectKeys,
+        env: Mapping[str, str] | None = None,
+        mapper_factory: MapperFactory | None = None,
+    ) -> None:
+        self._mapper_factory = mapper_factory
+        self.blobs = blobs
+        self.keys = keys
+        super().__init__(env)
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        if self._mapper_factory is None:
+            return super().construct_mapper()
+        return self._mapper_factory(self.construct_transcoder())
+
+    @staticmethod
+    def new_id() -> UUID:
+        """An id for a recording about to be uploaded (its blob is stored under it)."""
+        return uuid4()
+
+    def upload(self, recording_id: UUID, owner_id: UUID, facts: AudioFacts) -> Written:
+        recording = Recording(
+            id=recording_id,
+            owner_id=owner_id,
+            filename=facts.filename,
+            content_type=facts.content_type,
+            size_bytes=facts.size_bytes,
+            sha256=facts.sha256,
+            blob_key=facts.blob_key,
+            duration_seconds=facts.duration_seconds,
+            language=facts.language,
+        )
+        return self._save(recording)
+
+    def get(
+        self, principal: Principal, recording_id: UUID, version: int | None = None
+    ) -> Recording:
+        """The recording (as it was at ``version``, if given) if the caller may see it."""
+        try:
+            recording: Recording = self.repository.get(recording_id, version=version)
+        except (AggregateNotFoundError, SubjectErasedError, ValueError):
+            raise RecordingNotFoundError(str(recording_id)) from None
+        if not isinstance(recording, Recording) or not principal.may_see(recording.owner_id):
+            raise RecordingNotFoundError(str(recording_id))
+        if version is None and recording.deleted:
+            raise RecordingNotFoundError(str(recording_id))
+        return recording
+
+    def edit_transcript(
+        self,
+        principal: Principal,
+        recording_id: UUID,
+        text: str | None,
+        segment_edits: list[SegmentEdit],
+        expected_version: int | None,
+    ) -> Written:
+        recording = self.get(principal, recording_id)
+        recording.edit_transcript(principal.user_id, text, segment_edits, expected_version)
+        try:
+            return self._save(recording)
+        except RecordConflictError:
+            # Someone else wrote this recording since we read it.
+            raise VersionConflictError(
+                expected_version if expected_version is not None else recording.version - 1,
+                self._current_version(recording_id),
+            ) from None
+
+    def delete(self, principal: Principal, recording_id: UUID) -> int:
+        """Record the deletion, then erase: the blob and the data key go for good."""
+        recording = self.get(principal, recording_id)
+        recording.delete(principal.user_id)
+        for _ in range(3):
+            try:
+                position = self._save(recording).position
+                break
+            except RecordConflictError:
+                recording = self.get(principal, recording_id)
+                recording.delete(principal.user_id)
+        else:
+            raise VersionConflictError(recording.version, self._current_version(recording_id))
+        self.erase(recording_id, recording.blob_key)
+        return position
+
+    def erase(self, recording_id: UUID, blob_key: str) -> None:
+        """Remove the audio and destroy the data key (idempotent; the erasure
+        processor repeats it after a crash)."""
+        self.blobs.delete(blob_key)
+        self.keys.destroy([recording_id])
+
+    def _save(self, recording: Recording) -> Written:
+        recordings = self.save(recording)
+        return Written(recording, max(r.notification.id for r in recordings))
+
+    def _current_version(self, recording_id: UUID) -> int:
+        try:
+            current: Recording = self.repository.get(recording_id)
+        except (AggregateNotFoundError, SubjectErasedError):
+            raise RecordingNotFoundError(str(recording_id)) from None
+        return current.version

@@ -1,0 +1,1 @@
+"""Recordings: upload, list, read, edit and delete audio."""

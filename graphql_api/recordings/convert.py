@@ -1,0 +1,46 @@
+"""Domain failures of recordings as the schema's error members."""
+
+from __future__ import annotations
+
+from domain.recordings import FileTooLargeError, InvalidAudioError, VersionConflictError
+from graphql_api.messages import message
+from graphql_api.recordings.types import (
+    FileTooLarge,
+    InvalidAudio,
+    InvalidEdit,
+    NotFound,
+    VersionConflict,
+)
+
+
+def not_found(locale: str) -> NotFound:
+    return NotFound(code="NOT_FOUND", message=message("NOT_FOUND", locale))
+
+
+def version_conflict(locale: str, e: VersionConflictError) -> VersionConflict:
+    return VersionConflict(
+        code="VERSION_CONFLICT",
+        message=message("VERSION_CONFLICT", locale, current=e.actual),
+        expected_version=e.expected,
+        current_version=e.actual,
+    )
+
+
+def invalid_audio(locale: str, e: InvalidAudioError) -> InvalidAudio:
+    return InvalidAudio(
+        code="INVALID_AUDIO",
+        message=message("INVALID_AUDIO", locale, reason=e.reason),
+        reason=e.reason,
+    )
+
+
+def file_too_large(locale: str, e: FileTooLargeError) -> FileTooLarge:
+    return FileTooLarge(
+        code="FILE_TOO_LARGE",
+        message=message("FILE_TOO_LARGE", locale, max_mb=e.max_bytes // (1024 * 1024)),
+        max_bytes=e.max_bytes,
+    )
+
+
+def invalid_edit(locale: str, detail: str) -> InvalidEdit:
+    return InvalidEdit(code="INVALID_EDIT", message=message("INVALID_EDIT", locale, detail=detail))

@@ -1,0 +1,106 @@
+"""uploadAudio, updateAudio and deleteAudio: thin resolvers over the use cases."""
+
+from __future__ import annotations
+
+import strawberry
+from starlette.concurrency import run_in_threadpool
+from strawberry.file_uploads import Upload
+
+from domain.recordings import (
+    FileTooLargeError,
+    InvalidAudioError,
+    InvalidEditError,
+    RecordingNotFoundError,
+    SegmentEdit,
+    VersionConflictError,
+)
+from domain.recordings_app import Written
+from graphql_api.context import Context, Info
+from graphql_api.permissions import require_principal
+from graphql_api.recordings import convert
+from graphql_api.recordings.queries import parse_id
+from graphql_api.recordings.types import (
+    Audio,
+    AudioUpdateInput,
+    DeleteAudioResult,
+    DeletedAudio,
+    UpdateAudioResult,
+    UploadAudioResult,
+)
+
+
+async def audio_after(context: Context, written: Written) -> Audio:
+    """The recording as queries will show it: wait (bounded) for the read model to
+    pass the write; if it is slow, answer from the written aggregate itself."""
+    services = context.services
+    await run_in_threadpool(services.wait_for, services.recordings.name, written.position)
+    row = await run_in_threadpool(services.audios.get, written.recording.id)
+    if row is not None and row.version >= written.recording.version:
+        return Audio.from_row(row)
+    return Audio.from_aggregate(written.recording, created_at=written.recording.created_on)
+
+
+@strawberry.type
+class RecordingsMutation:
+    @strawberry.mutation(description="Upload a recording (GraphQL multipart request).")
+    async def upload_audio(
+        self, info: Info, file: Upload, language: str | None = None
+    ) -> UploadAudioResult:
+        principal = require_principal(info.context)
+        locale = info.context.locale
+        try:
+            written = await run_in_threadpool(
+                info.context.services.intake.accept,
+                principal,
+                file.file,  # type: ignore[attr-defined]  # a Starlette UploadFile
+                file.filename,  # type: ignore[attr-defined]
+                language,
+            )
+        except InvalidAudioError as e:
+            return convert.invalid_audio(locale, e)
+        except FileTooLargeError as e:
+            return convert.file_too_large(locale, e)
+        finally:
+            await file.close()  # type: ignore[attr-defined]
+        return await audio_after(info.context, written)
+
+    @strawberry.mutation(description="Correct the transcript (whole text or per segment).")
+    async def update_audio(
+        self, info: Info, id: strawberry.ID, input: AudioUpdateInput
+    ) -> UpdateAudioResult:
+        principal = require_principal(info.context)
+        locale = info.context.locale
+        audio_id = parse_id(id)
+        if audio_id is None:
+            return convert.not_found(locale)
+        edits = [SegmentEdit(segment_id=s.id, text=s.text) for s in input.segments or []]
+        try:
+            written = await run_in_threadpool(
+                info.context.services.recordings.edit_transcript,
+                principal,
+                audio_id,
+                input.transcript_text,
+                edits,
+                input.expected_version,
+            )
+        except RecordingNotFoundError:
+            return convert.not_found(locale)
+        except VersionConflictError as e:
+            return convert.version_conflict(locale, e)
+        except InvalidEditError as e:
+            return convert.invalid_edit(locale, str(e))
+        return await audio_after(info.context, written)
+
+    @strawberry.mutation(description="Delete a recording for good: audio, transcript and key.")
+    async def delete_audio(self, info: Info, id: strawberry.ID) -> DeleteAudioResult:
+        principal = require_principal(info.context)
+        services = info.context.services
+        audio_id = parse_id(id)
+        if audio_id is None:
+            return convert.not_found(info.context.locale)
+        try:
+            position = await run_in_threadpool(services.recordings.delete, principal, audio_id)
+        except RecordingNotFoundError:
+            return convert.not_found(info.context.locale)
+        await run_in_threadpool(services.wait_for, services.recordings.name, position)
+        return DeletedAudio(id=id)

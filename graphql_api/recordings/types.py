@@ -1,0 +1,192 @@
+"""GraphQL types of recordings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Annotated, Any
+
+import strawberry
+
+from domain.recordings import Recording
+from graphql_api.errors import Error
+from projections.audios import AudioRow
+
+
+@strawberry.enum
+class TranscriptionStatus(Enum):
+    QUEUED = "QUEUED"
+    PROCESSING = "PROCESSING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+
+
+@strawberry.type
+class Word:
+    start: float
+    end: float
+    word: str
+    probability: float | None
+
+
+@strawberry.type(description="A stretch of the transcript with its timing.")
+class Segment:
+    id: int
+    start: float
+    end: float
+    text: str
+    avg_logprob: float | None
+    no_speech_prob: float | None
+    edited: bool
+    words: list[Word]
+
+    @classmethod
+    def from_dict(cls, s: dict[str, Any]) -> Segment:
+        return cls(
+            id=int(s["id"]),
+            start=float(s["start"]),
+            end=float(s["end"]),
+            text=str(s["text"]),
+            avg_logprob=s.get("avg_logprob"),
+            no_speech_prob=s.get("no_speech_prob"),
+            edited=bool(s.get("edited", False)),
+            words=[
+                Word(
+                    start=float(w["start"]),
+                    end=float(w["end"]),
+                    word=str(w["word"]),
+                    probability=w.get("probability"),
+                )
+                for w in s.get("words") or []
+            ],
+        )
+
+
+@strawberry.type
+class Audio:
+    id: strawberry.ID
+    owner_id: strawberry.ID
+    filename: str
+    content_type: str
+    size_bytes: int
+    sha256: str
+    duration_seconds: float | None
+    status: TranscriptionStatus
+    progress: float | None
+    language: str | None
+    transcript_text: str | None
+    segments: list[Segment]
+    error: str | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: AudioRow) -> Audio:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            owner_id=strawberry.ID(str(row.owner_id)),
+            filename=row.filename,
+            content_type=row.content_type,
+            size_bytes=row.size_bytes,
+            sha256=row.sha256,
+            duration_seconds=row.duration_seconds,
+            status=TranscriptionStatus(row.status.value),
+            progress=row.progress,
+            language=row.language,
+            transcript_text=row.transcript_text,
+            segments=[Segment.from_dict(s) for s in row.segments],
+            error=row.error,
+            version=row.version,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+    @classmethod
+    def from_aggregate(cls, r: Recording, created_at: datetime) -> Audio:
+        """A recording rebuilt from the log (``atVersion``)."""
+        return cls(
+            id=strawberry.ID(str(r.id)),
+            owner_id=strawberry.ID(str(r.owner_id)),
+            filename=r.filename,
+            content_type=r.content_type,
+            size_bytes=r.size_bytes,
+            sha256=r.sha256,
+            duration_seconds=r.duration_seconds,
+            status=TranscriptionStatus(r.status.value),
+            progress=None,
+            language=r.language,
+            transcript_text=r.transcript_text,
+            segments=[Segment.from_dict(s) for s in r.segments],
+            error=r.error,
+            version=r.version,
+            created_at=created_at,
+            updated_at=r.modified_on,
+        )
+
+
+@strawberry.type
+class AudioList:
+    items: list[Audio]
+    total: int = strawberry.field(description="All matches, not just this page.")
+    skip: int
+    limit: int
+
+
+@strawberry.type
+class DeletedAudio:
+    id: strawberry.ID
+
+
+@strawberry.type
+class NotFound(Error):
+    pass
+
+
+@strawberry.type
+class VersionConflict(Error):
+    expected_version: int
+    current_version: int
+
+
+@strawberry.type
+class InvalidAudio(Error):
+    reason: str = strawberry.field(
+        description="NOT_AUDIO, NO_AUDIO_STREAM, EMPTY, TRUNCATED, UNDECODABLE, TOO_LONG "
+        "or UNKNOWN_LANGUAGE."
+    )
+
+
+@strawberry.type
+class FileTooLarge(Error):
+    max_bytes: int
+
+
+@strawberry.type
+class InvalidEdit(Error):
+    pass
+
+
+@strawberry.input
+class SegmentEditInput:
+    id: int
+    text: str
+
+
+@strawberry.input
+class AudioUpdateInput:
+    transcript_text: str | None = None
+    expected_version: int | None = None
+    segments: list[SegmentEditInput] | None = strawberry.field(
+        default=None,
+        description="New text for individual segments; their timings are kept.",
+    )
+
+
+UploadAudioResult = Annotated[
+    Audio | InvalidAudio | FileTooLarge, strawberry.union("UploadAudioResult")
+]
+UpdateAudioResult = Annotated[
+    Audio | NotFound | VersionConflict | InvalidEdit, strawberry.union("UpdateAudioResult")
+]
+DeleteAudioResult = Annotated[DeletedAudio | NotFound, strawberry.union("DeleteAudioResult")]

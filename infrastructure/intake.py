@@ -1,0 +1,101 @@
+"""Taking in an upload: stream to staging, check it is audio, store it, record it."""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+from pathlib import PurePosixPath, PureWindowsPath
+from typing import BinaryIO
+
+from domain.access import Principal
+from domain.languages import normalise_language
+from domain.recordings import AudioFacts, FileTooLargeError, InvalidAudioError
+from domain.recordings_app import Recordings, Written
+from infrastructure import audio
+from infrastructure.blobs import BlobTooLargeError, FileBlobStore
+
+log = logging.getLogger("ovoz.intake")
+
+_MAX_FILENAME = 200
+_CONTENT_TYPES = {
+    "wav": "audio/wav",
+    "flac": "audio/flac",
+    "mp3": "audio/mpeg",
+    "ogg": "audio/ogg",
+    "matroska,webm": "audio/webm",
+    "mov,mp4,m4a,3gp,3g2,mj2": "audio/mp4",
+    "aac": "audio/aac",
+    "amr": "audio/amr",
+    "aiff": "audio/aiff",
+}
+
+
+class AudioIntake:
+    """Accepts uploaded files as recordings, or refuses them leaving nothing behind."""
+
+    def __init__(
+        self, recordings: Recordings, blobs: FileBlobStore, max_bytes: int, max_seconds: float
+    ) -> None:
+        self.recordings = recordings
+        self.blobs = blobs
+        self.max_bytes = max_bytes
+        self.max_seconds = max_seconds
+
+    def accept(
+        self,
+        owner: Principal,
+        source: BinaryIO,
+        filename: str | None,
+        language: str | None,
+    ) -> Written:
+        """Blocking: run it in a worker thread."""
+        try:
+            language = normalise_language(language)
+        except ValueError:
+            raise InvalidAudioError("UNKNOWN_LANGUAGE", "unknown language") from None
+        try:
+            staged = self.blobs.stage(source, self.max_bytes)
+        except BlobTooLargeError:
+            raise FileTooLargeError(self.max_bytes) from None
+        try:
+            if staged.size == 0:
+                raise InvalidAudioError("EMPTY", "the file is empty")
+            try:
+                probe = audio.probe_audio(staged.path, self.max_seconds)
+            except audio.InvalidAudioError as e:
+                raise InvalidAudioError(e.reason, str(e)) from None
+            recording_id = self.recordings.new_id()
+            facts = AudioFacts(
+                filename=display_filename(filename),
+                content_type=_CONTENT_TYPES.get(probe.container, "application/octet-stream"),
+                size_bytes=staged.size,
+                sha256=staged.sha256,
+                blob_key=recording_id.hex,
+                duration_seconds=probe.duration_seconds,
+                language=language,
+            )
+            self.blobs.commit(staged, facts.blob_key)
+        except BaseException:
+            self.blobs.discard(staged)
+            raise
+        try:
+            return self.recordings.upload(recording_id, owner.user_id, facts)
+        except BaseException:
+            self.blobs.delete(facts.blob_key)  # no event, so no blob either
+            raise
+
+
+def display_filename(raw: str | None) -> str:
+    """A name safe to show: no directories, no control characters, bounded length."""
+    name = raw or ""
+    name = PureWindowsPath(PurePosixPath(name).name).name
+    name = unicodedata.normalize("NFC", name)
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip(" .")
+    if len(name) > _MAX_FILENAME:
+        stem, dot, ext = name.rpartition(".")
+        name = (
+            (stem[: _MAX_FILENAME - len(ext) - 1] + dot + ext)
+            if dot and len(ext) <= 10
+            else name[:_MAX_FILENAME]
+        )
+    return name or "recording"

@@ -1,0 +1,280 @@
+"""The audios read model: every live recording, for lists, search and detail views."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from functools import singledispatchmethod
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import Tracking
+from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
+from eventsourcing.projection import Projection
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL
+from psycopg.types.json import Jsonb
+
+from domain.erasure import ErasedEvent
+from domain.recordings import Recording, TranscriptionStatus, apply_edit
+
+MAX_PAGE = 100
+
+_COLUMNS = (
+    "id, owner_id, filename, content_type, size_bytes, sha256, duration_seconds, status, "
+    "progress, language, transcript_text, segments, error, version, created_at, updated_at"
+)
+
+_CREATE = [
+    """CREATE TABLE IF NOT EXISTS audios (
+        id uuid PRIMARY KEY,
+        owner_id uuid NOT NULL,
+        filename text NOT NULL,
+        content_type text NOT NULL,
+        size_bytes bigint NOT NULL,
+        sha256 text NOT NULL,
+        duration_seconds double precision,
+        status text NOT NULL,
+        progress double precision,
+        language text,
+        transcript_text text,
+        segments jsonb NOT NULL DEFAULT '[]',
+        error text,
+        version integer NOT NULL,
+        created_at timestamptz NOT NULL,
+        updated_at timestamptz NOT NULL,
+        search tsvector GENERATED ALWAYS AS (
+            to_tsvector('simple', coalesce(transcript_text, '') || ' ' || filename)
+        ) STORED
+    )""",
+    "CREATE INDEX IF NOT EXISTS audios_owner_newest ON audios (owner_id, created_at DESC, id DESC)",
+    "CREATE INDEX IF NOT EXISTS audios_newest ON audios (created_at DESC, id DESC)",
+    "CREATE INDEX IF NOT EXISTS audios_search ON audios USING gin (search)",
+    # The log position of the last change to each owner's recordings: a response computed
+    # for (query, owner, position) stays exact until that position moves.
+    """CREATE TABLE IF NOT EXISTS audio_owner_positions (
+        owner_id uuid PRIMARY KEY,
+        position bigint NOT NULL
+    )""",
+]
+
+
+@dataclass(frozen=True)
+class AudioRow:
+    id: UUID
+    owner_id: UUID
+    filename: str
+    content_type: str
+    size_bytes: int
+    sha256: str
+    duration_seconds: float | None
+    status: TranscriptionStatus
+    progress: float | None
+    language: str | None
+    transcript_text: str | None
+    segments: list[dict[str, Any]]
+    error: str | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_record(cls, r: DictRow) -> AudioRow:
+        return cls(
+            id=r["id"],
+            owner_id=r["owner_id"],
+            filename=r["filename"],
+            content_type=r["content_type"],
+            size_bytes=r["size_bytes"],
+            sha256=r["sha256"],
+            duration_seconds=r["duration_seconds"],
+            status=TranscriptionStatus(r["status"]),
+            progress=r["progress"],
+            language=r["language"],
+            transcript_text=r["transcript_text"],
+            segments=list(r["segments"] or []),
+            error=r["error"],
+            version=r["version"],
+            created_at=r["created_at"],
+            updated_at=r["updated_at"],
+        )
+
+
+@dataclass(frozen=True)
+class AudioPage:
+    items: list[AudioRow]
+    total: int
+
+
+@dataclass(frozen=True)
+class AudioFilter:
+    """Which recordings to list. ``owner_id`` None means everyone's (admins only)."""
+
+    owner_id: UUID | None
+    status: TranscriptionStatus | None = None
+    search: str | None = None
+
+
+class AudiosView(PostgresTrackingRecorder):
+    """The ``audios`` table, each change committed with its tracking record."""
+
+    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
+        super().__init__(datastore, tracking_table_name="audios_tracking", **kwargs)
+        self.sql_create_statements.extend(SQL(s).format() for s in _CREATE)
+
+    # -- writes (from the projection) -----------------------------------------------------
+
+    def insert(self, row: AudioRow, tracking: Tracking) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(
+                f"INSERT INTO audios ({_COLUMNS}) VALUES "  # noqa: S608
+                "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                "ON CONFLICT (id) DO NOTHING",
+                (
+                    row.id, row.owner_id, row.filename, row.content_type, row.size_bytes,
+                    row.sha256, row.duration_seconds, row.status.value, row.progress,
+                    row.language, row.transcript_text, Jsonb(row.segments), row.error,
+                    row.version, row.created_at, row.updated_at,
+                ),
+            )  # fmt: skip
+            self._touch_owner(curs, row.owner_id, tracking)
+            self._insert_tracking(curs, tracking)
+
+    def update(
+        self,
+        audio_id: UUID,
+        version: int,
+        at: datetime,
+        tracking: Tracking,
+        change: Any,
+    ) -> None:
+        """Apply ``change(row) -> dict of columns`` to the row, if it is still there."""
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(f"SELECT {_COLUMNS} FROM audios WHERE id = %s FOR UPDATE", (audio_id,))  # noqa: S608
+            record = curs.fetchone()
+            if record is not None:
+                row = AudioRow.from_record(record)
+                columns: dict[str, Any] = {**change(row), "version": version, "updated_at": at}
+                assignments = ", ".join(f"{name} = %s" for name in columns)
+                values = [Jsonb(v) if name == "segments" else v for name, v in columns.items()]
+                curs.execute(f"UPDATE audios SET {assignments} WHERE id = %s", (*values, audio_id))  # noqa: S608
+                self._touch_owner(curs, row.owner_id, tracking)
+            self._insert_tracking(curs, tracking)
+
+    def remove(self, audio_id: UUID, tracking: Tracking) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute("DELETE FROM audios WHERE id = %s RETURNING owner_id", (audio_id,))
+            removed = curs.fetchone()
+            if removed is not None:
+                self._touch_owner(curs, removed["owner_id"], tracking)
+            self._insert_tracking(curs, tracking)
+
+    def skip(self, tracking: Tracking) -> None:
+        self.insert_tracking(tracking)
+
+    def _touch_owner(self, curs: Cursor[DictRow], owner_id: UUID, tracking: Tracking) -> None:
+        curs.execute(
+            "INSERT INTO audio_owner_positions (owner_id, position) VALUES (%s, %s) "
+            "ON CONFLICT (owner_id) DO UPDATE SET position = excluded.position",
+            (owner_id, tracking.notification_id),
+        )
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def get(self, audio_id: UUID) -> AudioRow | None:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(f"SELECT {_COLUMNS} FROM audios WHERE id = %s", (audio_id,))  # noqa: S608
+            record = curs.fetchone()
+        return None if record is None else AudioRow.from_record(record)
+
+    def page(self, where: AudioFilter, skip: int, limit: int) -> AudioPage:
+        """Newest first; ``total`` counts every match, not just this page."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        if where.owner_id is not None:
+            clauses.append("owner_id = %s")
+            params.append(where.owner_id)
+        if where.status is not None:
+            clauses.append("status = %s")
+            params.append(where.status.value)
+        if where.search:
+            clauses.append("search @@ websearch_to_tsquery('simple', %s)")
+            params.append(where.search)
+        condition = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        limit = max(0, min(limit, MAX_PAGE))
+        with self.datastore.get_connection() as conn, conn.transaction():
+            # One snapshot for the page and its count.
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            curs = conn.cursor()
+            curs.execute(
+                f"SELECT {_COLUMNS} FROM audios {condition} "  # noqa: S608
+                "ORDER BY created_at DESC, id DESC OFFSET %s LIMIT %s",
+                (*params, max(0, skip), limit),
+            )
+            items = [AudioRow.from_record(r) for r in curs.fetchall()]
+            curs.execute(f"SELECT count(*) AS n FROM audios {condition}", params)  # noqa: S608
+            count = curs.fetchone()
+        return AudioPage(items=items, total=int(count["n"]) if count else 0)
+
+    def owner_position(self, owner_id: UUID | None) -> int:
+        """Where the log stood at the last change visible to ``owner_id`` (None: anyone's)."""
+        with self.datastore.transaction(commit=False) as curs:
+            if owner_id is None:
+                curs.execute("SELECT coalesce(max(position), 0) AS p FROM audio_owner_positions")
+            else:
+                curs.execute(
+                    "SELECT position AS p FROM audio_owner_positions WHERE owner_id = %s",
+                    (owner_id,),
+                )
+            record = curs.fetchone()
+        return int(record["p"]) if record else 0
+
+
+class AudiosProjection(Projection[AudiosView]):
+    """Builds ``audios`` from the recordings log (every event advances its tracking)."""
+
+    name = "audios"
+
+    @singledispatchmethod
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        self.view.skip(tracking)
+
+    @process_event.register
+    def _(self, e: Recording.AudioUploaded, tracking: Tracking) -> None:
+        row = AudioRow(
+            id=e.originator_id,
+            owner_id=e.owner_id,
+            filename=e.filename,
+            content_type=e.content_type,
+            size_bytes=e.size_bytes,
+            sha256=e.sha256,
+            duration_seconds=e.duration_seconds,
+            status=TranscriptionStatus.QUEUED,
+            progress=None,
+            language=e.language,
+            transcript_text=None,
+            segments=[],
+            error=None,
+            version=e.originator_version,
+            created_at=e.timestamp,
+            updated_at=e.timestamp,
+        )
+        self.view.insert(row, tracking)
+
+    @process_event.register
+    def _(self, e: Recording.TranscriptEdited, tracking: Tracking) -> None:
+        def change(row: AudioRow) -> dict[str, Any]:
+            text, segments = apply_edit(row.transcript_text, row.segments, e.text, e.segment_edits)
+            return {"transcript_text": text, "segments": segments}
+
+        self.view.update(e.originator_id, e.originator_version, e.timestamp, tracking, change)
+
+    @process_event.register
+    def _(self, e: Recording.AudioDeleted, tracking: Tracking) -> None:
+        self.view.remove(e.originator_id, tracking)
+
+    @process_event.register
+    def _(self, e: ErasedEvent, tracking: Tracking) -> None:
+        # An erased subject leaves no row behind, whichever event we were replaying.
+        self.view.remove(e.originator_id, tracking)
