@@ -119,15 +119,29 @@ class User(Aggregate):
     class UserRegistered(Aggregate.Created):
         phone: str
         role: str
+        challenge_id: UUID
 
     class RoleChanged(Aggregate.Event):
         role: str
         reason: str
 
+    class AccountDeleted(Aggregate.Event):
+        actor_id: UUID
+
     @event(UserRegistered)
-    def __init__(self, phone: str, role: str) -> None:
+    def __init__(self, phone: str, role: str, challenge_id: UUID) -> None:
         self.phone = phone
         self.role = Role(role)
+        self.challenge_id = challenge_id  # the OtpChallenge that signs this user in
+        self.deleted = False
+
+    def delete(self, actor_id: UUID) -> None:
+        if not self.deleted:
+            self._record_deletion(actor_id=actor_id)
+
+    @event(AccountDeleted)
+    def _record_deletion(self, actor_id: UUID) -> None:
+        self.deleted = True
 
     @event(RoleChanged)
     def change_role(self, role: str, reason: str) -> None:

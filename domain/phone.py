@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from uuid import UUID
 
 import phonenumbers
@@ -11,19 +12,22 @@ from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberTyp
 
 from domain.errors import InvalidPhoneNumberError
 
+# Digits and the punctuation people write numbers with. phonenumbers itself would read
+# letters as keypad digits ("ABCD" → 2223) and skip text around a number.
+_ALLOWED = re.compile(r"\+?[0-9 ()./-]+", re.ASCII)
 _MOBILE_TYPES = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
 _MAX_RAW_LENGTH = 32
 
 
 def normalise_mobile(raw: str, default_region: str = "UZ") -> str:
     """Return the E.164 form of a valid mobile number or raise InvalidPhoneNumberError."""
-    if not raw or len(raw) > _MAX_RAW_LENGTH:
+    if not raw or len(raw) > _MAX_RAW_LENGTH or not _ALLOWED.fullmatch(raw.strip()):
         raise InvalidPhoneNumberError(raw[:_MAX_RAW_LENGTH])
     try:
         number = phonenumbers.parse(raw, default_region)
     except NumberParseException:
         raise InvalidPhoneNumberError(raw) from None
-    if not phonenumbers.is_valid_number(number):
+    if number.extension or not phonenumbers.is_valid_number(number):
         raise InvalidPhoneNumberError(raw)
     if phonenumbers.number_type(number) not in _MOBILE_TYPES:
         raise InvalidPhoneNumberError(raw)

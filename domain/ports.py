@@ -71,3 +71,7 @@ class SubjectKeys(ABC):
     @abstractmethod
     def destroy(self, subject_ids: list[UUID]) -> None:
         """Destroy the keys for good: those subjects' payloads become unreadable."""
+
+    @abstractmethod
+    def is_destroyed(self, subject_id: UUID) -> bool:
+        """True once the subject's key was destroyed."""

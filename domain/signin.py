@@ -115,9 +115,18 @@ class Identity(Application[UUID]):
             user: User = self.repository.get(user_id)
         except (AggregateNotFoundError, SubjectErasedError):
             raise UserNotFoundError(str(user_id)) from None
-        if not isinstance(user, User):
+        if not isinstance(user, User) or user.deleted:
             raise UserNotFoundError(str(user_id))
         return user
+
+    def delete_account(self, user_id: UUID, actor_id: UUID) -> tuple[list[UUID], int]:
+        """Record AccountDeleted. Returns the subjects whose keys must now be destroyed
+        (the user and their OTP challenge) and the log position of the deletion."""
+        user = self.get_user(user_id)
+        user.delete(actor_id)
+        recordings = self.save(user)
+        position = max(r.notification.id for r in recordings)
+        return [user.id, user.challenge_id], position
 
     # -- internals -----------------------------------------------------------------------
 
@@ -175,7 +184,7 @@ class Identity(Application[UUID]):
     def _user_for(self, challenge: OtpChallenge, phone: str) -> User:
         role = Role.ADMIN if phone in self._admins else Role.USER
         if challenge.user_id is None:
-            return User(phone=phone, role=role.value)
+            return User(phone=phone, role=role.value, challenge_id=challenge.id)
         user = self.get_user(challenge.user_id)
         if user.role != role:
             user.change_role(role.value, reason="ADMIN_PHONE_NUMBERS changed")

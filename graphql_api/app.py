@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -18,6 +19,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
+from domain.access import Principal
 from graphql_api.context import Context, Services
 from graphql_api.files import audio_file_endpoint
 from graphql_api.messages import negotiate_locale
@@ -44,16 +46,22 @@ class OvozGraphQL(GraphQL[Context, None]):
             services=self.services,
             locale=negotiate_locale(request.headers.get("accept-language")),
             request_id=request.scope.get("state", {}).get("request_id", "-"),
-            principal=self._principal(request.headers.get("authorization")),
+            principal=await self._principal(request.headers.get("authorization")),
         )
 
-    def _principal(self, authorization: str | None) -> Any:
+    async def _principal(self, authorization: str | None) -> Principal | None:
+        """The caller a valid token names, if that user still exists (a deleted
+        account's tokens stop working at once in this process, within seconds in others)."""
         if not authorization:
             return None
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return None
-        return self.services.tokens.verify(token.strip())
+        principal = self.services.tokens.verify(token.strip())
+        if principal is None or self.services.user_known_live(principal.user_id):
+            return principal
+        live = await run_in_threadpool(self.services.user_is_live, principal.user_id)
+        return principal if live else None
 
 
 class RequestIdMiddleware:

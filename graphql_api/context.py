@@ -14,6 +14,7 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 
 from domain.access import Principal
+from domain.accounts import AccountErasure
 from domain.identity import Role
 from domain.recordings_app import Recordings, Written
 from domain.signin import Identity
@@ -50,6 +51,10 @@ class Services:
     audios: AudiosView
     tokens: TokenService
     blob_path: Callable[[str], Path]
+    accounts: AccountErasure
+    user_known_live: Callable[[UUID], bool]  # non-blocking cache check
+    user_is_live: Callable[[UUID], bool]  # blocking: reads the users view
+    forget_user: Callable[[UUID], None]
     wait_for: Callable[[str, int], bool]  # read-your-writes: (application, position)
 
 

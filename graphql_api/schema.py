@@ -21,6 +21,7 @@ from strawberry.extensions.disable_introspection import DisableIntrospection
 from strawberry.schema.config import StrawberryConfig
 
 from graphql_api.context import Context
+from graphql_api.identity.account import AccountMutation
 from graphql_api.identity.mutations import IdentityMutation
 from graphql_api.identity.queries import IdentityQuery
 from graphql_api.messages import message
@@ -40,7 +41,7 @@ class Query(IdentityQuery, RecordingsQuery):
 
 
 @strawberry.type
-class Mutation(IdentityMutation, RecordingsMutation):
+class Mutation(IdentityMutation, RecordingsMutation, AccountMutation):
     pass
 
 

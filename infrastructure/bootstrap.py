@@ -7,14 +7,17 @@ nothing connects to anything at import time.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cached_property
 from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import Transcoder
 from eventsourcing.postgres import PostgresDatastore
 
+from domain.accounts import AccountErasure
 from domain.identity import OtpRules
 from domain.ports import Clock, SmsSender
 from domain.recordings_app import Recordings
@@ -34,6 +37,9 @@ from projections.users import UsersProjection, UsersView
 
 log = logging.getLogger("ovoz")
 
+_LIVE_CACHE_SECONDS = 5.0
+_LIVE_CACHE_MAX = 100_000
+
 
 @dataclass
 class Ovoz:
@@ -52,12 +58,43 @@ class Ovoz:
     users: UsersView
     audios: AudiosView
     projections: dict[str, SupervisedProjection] = field(default_factory=dict)
-    _running: bool = False
+    _live_users: dict[UUID, float] = field(default_factory=dict)
+
+    @cached_property
+    def accounts(self) -> AccountErasure:
+        return AccountErasure(self.identity, self.recordings, self.keys, self.recordings_of)
 
     def start_projections(self) -> None:
         for projection in self.projections.values():
             projection.start()
-        self._running = True
+
+    def recordings_of(self, owner_id: UUID) -> list[UUID]:
+        """Every recording of ``owner_id`` recorded so far (waits for the read model to
+        reach the head of the recordings log)."""
+        head = self.recordings.recorder.max_notification_id() or 0
+        if not self.projections["audios"].wait(head, self.settings.read_your_writes_timeout * 6):
+            raise TimeoutError("the audios read model is not keeping up")
+        return self.audios.ids_of(owner_id)
+
+    def user_known_live(self, user_id: UUID) -> bool:
+        """Non-blocking: a recent check found this user alive."""
+        return self._live_users.get(user_id, 0.0) > time.monotonic()
+
+    def user_is_live(self, user_id: UUID) -> bool:
+        """Whether a token's user still exists. A yes is remembered for a few seconds
+        (a deleted account's late writes are caught by the erasure processor)."""
+        now = time.monotonic()
+        if self.user_known_live(user_id):
+            return True
+        live = self.users.get(user_id) is not None
+        if live:
+            if len(self._live_users) > _LIVE_CACHE_MAX:
+                self._live_users.clear()
+            self._live_users[user_id] = now + _LIVE_CACHE_SECONDS
+        return live
+
+    def forget_user(self, user_id: UUID) -> None:
+        self._live_users.pop(user_id, None)
 
     def wait_for(self, application: str, position: int) -> bool:
         """Read-your-writes: wait (bounded) until every view of ``application`` has

@@ -7,6 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from infrastructure.bootstrap import bootstrap
 from infrastructure.config import ConfigError, Settings
 from infrastructure.server import API, PROJECTOR, WORKER, run_api, run_background
 
@@ -21,6 +22,13 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--port", type=int, help="port to listen on (default 8000, or $PORT)")
     commands.add_parser("projector", help="keep the read models up to date")
     commands.add_parser("worker", help="run transcription jobs")
+    keys = commands.add_parser("keys", help="manage the data keys").add_subparsers(
+        dest="keys_command", required=True
+    )
+    keys.add_parser(
+        "rotate",
+        help="re-wrap every data key under MASTER_KEY (old keys in MASTER_KEY_PREVIOUS)",
+    )
     return parser
 
 
@@ -46,6 +54,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         run_background(settings, {PROJECTOR})
     elif args.command == "worker":
         run_background(settings, {WORKER})
+    elif args.command == "keys":
+        return _rotate_keys(settings)
+    return 0
+
+
+def _rotate_keys(settings: Settings) -> int:
+    ovoz = bootstrap(settings)
+    try:
+        moved = ovoz.keys.rotate()
+    finally:
+        ovoz.close()
+    print(f"re-wrapped {moved} data key(s) under the current master key")
     return 0
 
 

@@ -15,6 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from domain.errors import InvalidPhoneNumberError
+from domain.phone import normalise_mobile
+
 PRODUCTION = "production"
 _MIN_SECRET_BYTES = 32  # 256 bits: HS256 needs a key at least as long as its hash
 _GENERATED_SECRETS = ("JWT_SECRET", "OTP_PEPPER", "PHONE_HMAC_KEY", "MASTER_KEY")
@@ -96,6 +99,7 @@ class Settings:
         e = dict(os.environ if environ is None else environ)
         env = e.get("ENV", "development").strip().lower()
         var_dir = Path(e.get("OVOZ_VAR_DIR", "var")).resolve()
+        region = e.get("DEFAULT_PHONE_REGION", "UZ").upper()
         secret_values = _secrets(e, env, var_dir)
         settings = cls(
             env=env,
@@ -117,9 +121,12 @@ class Settings:
                 resend_cooldown_seconds=_int(e, "OTP_RESEND_COOLDOWN_SECONDS", 60),
                 max_codes_per_hour=_int(e, "OTP_MAX_CODES_PER_HOUR", 5),
             ),
-            otp_test_numbers=_test_numbers(e.get("OTP_TEST_NUMBERS", "")),
-            admin_phone_numbers=frozenset(_split(e.get("ADMIN_PHONE_NUMBERS", ""))),
-            default_region=e.get("DEFAULT_PHONE_REGION", "UZ").upper(),
+            otp_test_numbers=_test_numbers(e.get("OTP_TEST_NUMBERS", ""), region),
+            admin_phone_numbers=frozenset(
+                _phone(p, region, "ADMIN_PHONE_NUMBERS")
+                for p in _split(e.get("ADMIN_PHONE_NUMBERS", ""))
+            ),
+            default_region=region,
             host=e.get("HOST", "127.0.0.1"),
             port=_int(e, "PORT", 8000),
             max_upload_bytes=_int(e, "MAX_UPLOAD_BYTES", 500 * 1024 * 1024),
@@ -195,17 +202,24 @@ def _eskiz(e: Mapping[str, str]) -> EskizSettings | None:
     )
 
 
-def _test_numbers(raw: str) -> dict[str, str]:
+def _test_numbers(raw: str, region: str) -> dict[str, str]:
     """Parse ``+998901234567:123456,+998...:654321``."""
     numbers: dict[str, str] = {}
     for item in _split(raw):
-        phone, sep, code = item.partition(":")
-        if not sep or not (code.isdigit() and len(code) == 6):
+        phone, sep, code = (part.strip() for part in item.partition(":"))
+        if not sep or not (len(code) == 6 and code.isascii() and code.isdigit()):
             raise ConfigError(
                 f"OTP_TEST_NUMBERS entries look like +998901234567:123456, not {item!r}"
             )
-        numbers[phone.strip()] = code.strip()
+        numbers[_phone(phone, region, "OTP_TEST_NUMBERS")] = code
     return numbers
+
+
+def _phone(raw: str, region: str, setting: str) -> str:
+    try:
+        return normalise_mobile(raw, region)
+    except InvalidPhoneNumberError:
+        raise ConfigError(f"{setting}: {raw!r} is not a valid mobile number") from None
 
 
 def _split(raw: str) -> list[str]:
@@ -217,6 +231,9 @@ def _int(e: Mapping[str, str], name: str, default: int) -> int:
     if raw is None or raw == "":
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise ConfigError(f"{name} must be an integer, not {raw!r}") from None
+    if value < 1:
+        raise ConfigError(f"{name} must be at least 1, not {value}")
+    return value

@@ -110,6 +110,15 @@ class KeyStore(SubjectKeys):
             for subject_id in subject_ids:
                 self._cache.pop(subject_id, None)
 
+    def is_destroyed(self, subject_id: UUID) -> bool:
+        with self._datastore.transaction(commit=False) as curs:
+            curs.execute(
+                "SELECT destroyed_at IS NOT NULL AS gone FROM subject_keys WHERE subject_id = %s",
+                (subject_id,),
+            )
+            row = curs.fetchone()
+        return bool(row and row["gone"])
+
     def rotate(self) -> int:
         """Re-wrap every live key under the current master key. Returns how many moved."""
         moved = 0

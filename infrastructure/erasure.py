@@ -2,12 +2,14 @@
 
 The delete use case does both at once; this processor follows the recordings log and
 does them again for every AudioDeleted, so that a crash between recording the deletion
-and erasing cannot leave audio behind. It advances its tracking position only after
+and erasing cannot leave audio behind. It also deletes any upload whose owner's account
+was erased meanwhile. It advances its tracking position only after
 both succeeded, so a failure is retried (after a restart too) until done.
 """
 
 from __future__ import annotations
 
+import contextlib
 from functools import singledispatchmethod
 from typing import Any
 
@@ -16,11 +18,14 @@ from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.projection import Projection
 from eventsourcing.utils import get_topic
 
+from domain.access import Principal
 from domain.erasure import ErasedEvent
-from domain.recordings import Recording
+from domain.identity import Role
+from domain.recordings import Recording, RecordingNotFoundError
 from domain.recordings_app import Recordings
 
 _DELETED_TOPIC = get_topic(Recording.AudioDeleted)
+_UPLOADED_TOPIC = get_topic(Recording.AudioUploaded)
 
 
 class ErasureTracking(PostgresTrackingRecorder):
@@ -30,7 +35,7 @@ class ErasureTracking(PostgresTrackingRecorder):
 
 class ErasureProcessor(Projection[ErasureTracking]):
     name = "erasure"
-    topics = (_DELETED_TOPIC,)
+    topics = (_DELETED_TOPIC, _UPLOADED_TOPIC)
 
     def __init__(self, view: ErasureTracking, recordings: Recordings) -> None:
         super().__init__(view)
@@ -46,8 +51,17 @@ class ErasureProcessor(Projection[ErasureTracking]):
         self.view.insert_tracking(tracking)
 
     @process_event.register
+    def _(self, e: Recording.AudioUploaded, tracking: Tracking) -> None:
+        # An upload that raced its owner's account deletion goes the same way.
+        if self.recordings.keys.is_destroyed(e.owner_id):
+            owner = Principal(user_id=e.owner_id, role=Role.USER, expires_at=0)
+            with contextlib.suppress(RecordingNotFoundError):  # already deleted
+                self.recordings.delete(owner, e.originator_id)
+        self.view.insert_tracking(tracking)
+
+    @process_event.register
     def _(self, e: ErasedEvent, tracking: Tracking) -> None:
-        # Only deletions arrive here (topic filter); the key is already gone, the blob
-        # may not be.
+        # The recording's key is gone; its blob may not be. (An erased upload was
+        # deleted, so its AudioDeleted event erases it too: erasing is idempotent.)
         self.recordings.erase(e.originator_id, e.originator_id.hex)
         self.view.insert_tracking(tracking)

@@ -34,6 +34,10 @@ def services_of(ovoz: Ovoz) -> Services:
         audios=ovoz.audios,
         tokens=ovoz.tokens,
         blob_path=ovoz.blobs.path,
+        accounts=ovoz.accounts,
+        user_known_live=ovoz.user_known_live,
+        user_is_live=ovoz.user_is_live,
+        forget_user=ovoz.forget_user,
         wait_for=ovoz.wait_for,
     )
 

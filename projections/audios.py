@@ -217,6 +217,11 @@ class AudiosView(PostgresTrackingRecorder):
             count = curs.fetchone()
         return AudioPage(items=items, total=int(count["n"]) if count else 0)
 
+    def ids_of(self, owner_id: UUID) -> list[UUID]:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute("SELECT id FROM audios WHERE owner_id = %s", (owner_id,))
+            return [r["id"] for r in curs.fetchall()]
+
     def owner_position(self, owner_id: UUID | None) -> int:
         """Where the log stood at the last change visible to ``owner_id`` (None: anyone's)."""
         with self.datastore.transaction(commit=False) as curs:

@@ -113,5 +113,10 @@ class UsersProjection(Projection[UsersView]):
         self.view.change_role(domain_event.originator_id, role, domain_event.timestamp, tracking)
 
     @process_event.register
+    def _(self, domain_event: User.AccountDeleted, tracking: Tracking) -> None:
+        self.view.remove(domain_event.originator_id, tracking)
+
+    @process_event.register
     def _(self, domain_event: ErasedEvent, tracking: Tracking) -> None:
-        self.view.skip(tracking)
+        # An erased user leaves no row; for other subjects this deletes nothing.
+        self.view.remove(domain_event.originator_id, tracking)

@@ -1,0 +1,47 @@
+"""Deleting an account: the person, their sign-in history and every recording, for good."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from uuid import UUID
+
+from domain.access import Principal
+from domain.ports import SubjectKeys
+from domain.recordings import RecordingNotFoundError
+from domain.recordings_app import Recordings
+from domain.signin import Identity
+
+
+class AccountErasure:
+    """The deleteAccount use case, across the identity and recordings contexts.
+
+    Order matters: AccountDeleted is recorded first; then the user's keys are destroyed,
+    after which the erasure processor deletes any recording still arriving for this owner;
+    then every recording already there is deleted (blob, rows and key).
+    ``recordings_of(owner)`` must list every recording recorded so far (it waits for the
+    read model to reach the head of the log).
+    """
+
+    def __init__(
+        self,
+        identity: Identity,
+        recordings: Recordings,
+        keys: SubjectKeys,
+        recordings_of: Callable[[UUID], list[UUID]],
+    ) -> None:
+        self.identity = identity
+        self.recordings = recordings
+        self.keys = keys
+        self.recordings_of = recordings_of
+
+    def delete_account(self, principal: Principal) -> int:
+        """Returns the identity log position of the deletion."""
+        subjects, position = self.identity.delete_account(principal.user_id, principal.user_id)
+        self.keys.destroy(subjects)
+        owner = Principal(user_id=principal.user_id, role=principal.role, expires_at=0)
+        for recording_id in self.recordings_of(principal.user_id):
+            try:
+                self.recordings.delete(owner, recording_id)
+            except RecordingNotFoundError:
+                continue  # deleted meanwhile
+        return position

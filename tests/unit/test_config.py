@@ -1,0 +1,281 @@
+"""Settings.from_env: development conveniences and production refusals."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+
+from infrastructure.config import ConfigError, Settings
+
+SECRET_NAMES = ("JWT_SECRET", "OTP_PEPPER", "PHONE_HMAC_KEY", "MASTER_KEY")
+GOOD_SECRET = "g" * 32
+
+
+def dev_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    return {"OVOZ_VAR_DIR": str(tmp_path / "var"), **extra}
+
+
+def prod_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {
+        "ENV": "production",
+        "OVOZ_VAR_DIR": str(tmp_path / "var"),
+        "SMS_BACKEND": "eskiz",
+        "ESKIZ_EMAIL": "ops@ovoz.example",
+        "ESKIZ_PASSWORD": "pa55word",
+        **{name: f"{name.lower()}-" + "x" * 40 for name in SECRET_NAMES},
+    }
+    env.update(extra)
+    return env
+
+
+# -- development -------------------------------------------------------------------------
+
+
+def test_development_is_the_default(tmp_path: Path) -> None:
+    settings = Settings.from_env(dev_env(tmp_path))
+    assert settings.env == "development"
+    assert not settings.is_production
+    assert settings.sms_backend == "console"
+
+
+def test_dev_secrets_are_generated_once_and_stable(tmp_path: Path) -> None:
+    first = Settings.from_env(dev_env(tmp_path))
+    second = Settings.from_env(dev_env(tmp_path))
+    values = [first.jwt_secret, first.otp_pepper, first.phone_hmac_key, first.master_key]
+    assert values == [
+        second.jwt_secret,
+        second.otp_pepper,
+        second.phone_hmac_key,
+        second.master_key,
+    ]
+    assert len(set(values)) == 4
+    assert all(len(v) >= 32 for v in values)
+
+
+def test_dev_secrets_live_in_var_dir_with_mode_0600(tmp_path: Path) -> None:
+    settings = Settings.from_env(dev_env(tmp_path))
+    path = tmp_path / "var" / "secrets.json"
+    assert settings.var_dir == (tmp_path / "var").resolve()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    stored = json.loads(path.read_text())
+    assert set(stored) == set(SECRET_NAMES)
+    assert stored["JWT_SECRET"].encode() == settings.jwt_secret
+    assert not list((tmp_path / "var").glob("*.tmp"))
+
+
+def test_other_var_dirs_get_other_secrets(tmp_path: Path) -> None:
+    one = Settings.from_env({"OVOZ_VAR_DIR": str(tmp_path / "one")})
+    two = Settings.from_env({"OVOZ_VAR_DIR": str(tmp_path / "two")})
+    assert one.jwt_secret != two.jwt_secret
+
+
+def test_missing_dev_secret_is_added_and_the_others_are_kept(tmp_path: Path) -> None:
+    first = Settings.from_env(dev_env(tmp_path))
+    path = tmp_path / "var" / "secrets.json"
+    stored = json.loads(path.read_text())
+    del stored["MASTER_KEY"]
+    path.write_text(json.dumps(stored))
+    second = Settings.from_env(dev_env(tmp_path))
+    assert second.jwt_secret == first.jwt_secret
+    assert second.master_key != first.master_key
+    assert "MASTER_KEY" in json.loads(path.read_text())
+
+
+def test_given_secret_overrides_the_stored_one(tmp_path: Path) -> None:
+    settings = Settings.from_env(dev_env(tmp_path, JWT_SECRET=GOOD_SECRET))
+    assert settings.jwt_secret == GOOD_SECRET.encode()
+
+
+def test_short_secret_is_refused_in_development(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="JWT_SECRET"):
+        Settings.from_env(dev_env(tmp_path, JWT_SECRET="too-short"))
+
+
+# -- production --------------------------------------------------------------------------
+
+
+def test_valid_production_settings_load(tmp_path: Path) -> None:
+    settings = Settings.from_env(prod_env(tmp_path))
+    assert settings.is_production
+    assert settings.jwt_secret == b"jwt_secret-" + b"x" * 40
+    assert settings.eskiz is not None
+    assert settings.eskiz.email == "ops@ovoz.example"
+    assert not (tmp_path / "var" / "secrets.json").exists()
+
+
+def test_env_name_is_read_case_and_space_insensitively(tmp_path: Path) -> None:
+    assert Settings.from_env(prod_env(tmp_path, ENV=" Production ")).is_production
+
+
+def test_production_without_secrets_names_every_missing_one(tmp_path: Path) -> None:
+    env = prod_env(tmp_path)
+    for name in SECRET_NAMES:
+        del env[name]
+    with pytest.raises(ConfigError) as refused:
+        Settings.from_env(env)
+    for name in SECRET_NAMES:
+        assert name in str(refused.value)
+    assert not (tmp_path / "var" / "secrets.json").exists()
+
+
+def test_production_never_uses_stored_dev_secrets(tmp_path: Path) -> None:
+    Settings.from_env(dev_env(tmp_path))  # writes var/secrets.json
+    env = prod_env(tmp_path)
+    del env["JWT_SECRET"]
+    with pytest.raises(ConfigError, match="JWT_SECRET"):
+        Settings.from_env(env)
+
+
+def test_production_with_one_short_secret_names_only_that_one(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as refused:
+        Settings.from_env(prod_env(tmp_path, OTP_PEPPER="p" * 31))
+    assert "OTP_PEPPER" in str(refused.value)
+    assert "JWT_SECRET" not in str(refused.value)
+
+
+def test_secret_of_exactly_32_bytes_is_enough(tmp_path: Path) -> None:
+    settings = Settings.from_env(prod_env(tmp_path, JWT_SECRET="j" * 32))
+    assert settings.jwt_secret == b"j" * 32
+
+
+def test_production_with_test_numbers_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="OTP_TEST_NUMBERS"):
+        Settings.from_env(prod_env(tmp_path, OTP_TEST_NUMBERS="+998901234567:123456"))
+
+
+def test_production_with_console_sms_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="console"):
+        Settings.from_env(prod_env(tmp_path, SMS_BACKEND="console"))
+
+
+def test_production_defaults_to_console_sms_and_is_refused(tmp_path: Path) -> None:
+    env = prod_env(tmp_path)
+    del env["SMS_BACKEND"]
+    with pytest.raises(ConfigError):
+        Settings.from_env(env)
+
+
+# -- SMS backends ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "credentials",
+    [{}, {"ESKIZ_EMAIL": "ops@ovoz.example"}, {"ESKIZ_PASSWORD": "pa55word"}],
+)
+def test_eskiz_without_credentials_is_refused(tmp_path: Path, credentials: dict[str, str]) -> None:
+    with pytest.raises(ConfigError, match="ESKIZ"):
+        Settings.from_env(dev_env(tmp_path, SMS_BACKEND="eskiz", **credentials))
+
+
+def test_eskiz_settings_are_read(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        dev_env(
+            tmp_path,
+            SMS_BACKEND="Eskiz",
+            ESKIZ_EMAIL="ops@ovoz.example",
+            ESKIZ_PASSWORD="pa55word",
+            ESKIZ_FROM="ovoz",
+            ESKIZ_BASE_URL="http://127.0.0.1:9/api",
+        )
+    )
+    assert settings.sms_backend == "eskiz"
+    assert settings.eskiz is not None
+    assert (settings.eskiz.sender, settings.eskiz.base_url) == ("ovoz", "http://127.0.0.1:9/api")
+
+
+def test_unknown_sms_backend_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="SMS_BACKEND"):
+        Settings.from_env(dev_env(tmp_path, SMS_BACKEND="carrier-pigeon"))
+
+
+# -- numbers -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "raw"),
+    [
+        ("OTP_TTL_SECONDS", "five"),
+        ("OTP_MAX_FAILURES", "5.0"),
+        ("OTP_RESEND_COOLDOWN_SECONDS", "1e2"),
+        ("OTP_MAX_CODES_PER_HOUR", "lots"),
+        ("PORT", "http"),
+        ("JWT_TTL_SECONDS", "1h"),
+        ("MAX_UPLOAD_BYTES", "500MB"),
+    ],
+)
+def test_bad_integer_is_refused_naming_the_variable(tmp_path: Path, name: str, raw: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_env(dev_env(tmp_path, **{name: raw}))
+
+
+def test_otp_policy_is_read_from_the_environment(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        dev_env(
+            tmp_path,
+            OTP_TTL_SECONDS="120",
+            OTP_MAX_FAILURES="3",
+            OTP_FAILURE_WINDOW_SECONDS="600",
+            OTP_RESEND_COOLDOWN_SECONDS="30",
+            OTP_MAX_CODES_PER_HOUR="10",
+        )
+    )
+    otp = settings.otp
+    assert (otp.code_ttl_seconds, otp.max_failures, otp.failure_window_seconds) == (120, 3, 600)
+    assert (otp.resend_cooldown_seconds, otp.max_codes_per_hour) == (30, 10)
+
+
+def test_otp_policy_defaults_follow_the_issue(tmp_path: Path) -> None:
+    otp = Settings.from_env(dev_env(tmp_path, OTP_TTL_SECONDS="")).otp
+    assert (otp.code_ttl_seconds, otp.max_failures, otp.failure_window_seconds) == (300, 5, 3600)
+    assert (otp.resend_cooldown_seconds, otp.max_codes_per_hour) == (60, 5)
+
+
+# -- OTP_TEST_NUMBERS and ADMIN_PHONE_NUMBERS --------------------------------------------
+
+
+def test_test_numbers_are_parsed(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        dev_env(tmp_path, OTP_TEST_NUMBERS=" +998901234567:123456 , +998911112233:000000,")
+    )
+    assert dict(settings.otp_test_numbers) == {
+        "+998901234567": "123456",
+        "+998911112233": "000000",
+    }
+
+
+def test_no_test_numbers_by_default(tmp_path: Path) -> None:
+    assert dict(Settings.from_env(dev_env(tmp_path)).otp_test_numbers) == {}
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "+998901234567",
+        "+998901234567=123456",
+        "+998901234567:12345",
+        "+998901234567:1234567",
+        "+998901234567:abcdef",
+        "+998901234567:123456,+998911112233",
+    ],
+)
+def test_malformed_test_numbers_are_refused(tmp_path: Path, raw: str) -> None:
+    with pytest.raises(ConfigError, match="OTP_TEST_NUMBERS"):
+        Settings.from_env(dev_env(tmp_path, OTP_TEST_NUMBERS=raw))
+
+
+@pytest.mark.parametrize("raw", [":123456", "+998901234567:١٢٣٤٥٦"])
+def test_test_numbers_without_phone_or_with_unicode_digits_are_refused(
+    tmp_path: Path, raw: str
+) -> None:
+    with pytest.raises(ConfigError, match="OTP_TEST_NUMBERS"):
+        Settings.from_env(dev_env(tmp_path, OTP_TEST_NUMBERS=raw))
+
+
+def test_admin_phone_numbers_are_a_set(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        dev_env(tmp_path, ADMIN_PHONE_NUMBERS="+998901234567, +998911112233 ,,")
+    )
+    assert settings.admin_phone_numbers == frozenset({"+998901234567", "+998911112233"})
