@@ -38,6 +38,26 @@ class InvalidEditError(DomainError):
     code = "INVALID_EDIT"
 
 
+class TranscriptionStateError(DomainError):
+    """The transcription is not in a state that allows this step."""
+
+    code = "INVALID_STATE"
+
+
+@dataclass(frozen=True)
+class TranscriptFacts:
+    """What a transcription produced."""
+
+    text: str
+    segments: list[dict[str, Any]]
+    language: str | None
+    language_probability: float | None
+    language_uncertain: bool
+    duration: float | None
+    model_name: str
+    processing_seconds: float
+
+
 @dataclass(frozen=True)
 class SegmentEdit:
     """New text for one segment; its timing stays as it was."""
@@ -83,6 +103,29 @@ class Recording(Aggregate):
     class AudioDeleted(Aggregate.Event):
         actor_id: UUID
 
+    class TranscriptionStarted(Aggregate.Event):
+        worker: str
+        attempt: int
+
+    class TranscriptionCompleted(Aggregate.Event):
+        attempt: int
+        text: str
+        segments: list[dict[str, Any]]
+        language: str | None
+        language_probability: float | None
+        language_uncertain: bool
+        duration: float | None
+        model_name: str
+        processing_seconds: float
+
+    class TranscriptionFailed(Aggregate.Event):
+        reason: str
+        attempt: int
+        retryable: bool
+
+    class TranscriptionRequeued(Aggregate.Event):
+        actor_id: UUID
+
     @event(AudioUploaded)
     def __init__(
         self,
@@ -110,6 +153,11 @@ class Recording(Aggregate):
         self.segments: list[dict[str, Any]] = []
         self.error: str | None = None
         self.deleted = False
+        self.attempt = 0
+        self.detected_language: str | None = None
+        self.language_probability: float | None = None
+        self.language_uncertain = False
+        self.model_name: str | None = None
 
     # -- rules -------------------------------------------------------------------------
 
@@ -147,6 +195,48 @@ class Recording(Aggregate):
         self._check_live()
         self._record_deletion(actor_id=actor_id)
 
+    def start_transcription(self, worker: str, attempt: int) -> None:
+        """A worker took the job (again, if an earlier worker's lease ran out)."""
+        self._check_live()
+        if self.status not in (TranscriptionStatus.QUEUED, TranscriptionStatus.PROCESSING):
+            raise TranscriptionStateError(f"cannot start: {self.status}")
+        self._record_start(worker=worker, attempt=attempt)
+
+    def complete_transcription(self, attempt: int, result: TranscriptFacts) -> None:
+        """Only the attempt in progress may complete, and only once."""
+        self._check_current(attempt)
+        self._record_completion(
+            attempt=attempt,
+            text=result.text,
+            segments=result.segments,
+            language=result.language,
+            language_probability=result.language_probability,
+            language_uncertain=result.language_uncertain,
+            duration=result.duration,
+            model_name=result.model_name,
+            processing_seconds=result.processing_seconds,
+        )
+
+    def fail_transcription(self, attempt: int, reason: str, *, retryable: bool) -> None:
+        self._check_current(attempt)
+        self._record_failure(reason=reason, attempt=attempt, retryable=retryable)
+
+    def requeue(self, actor_id: UUID) -> None:
+        """retryTranscription: a FAILED recording goes back in the queue."""
+        self._check_live()
+        if self.status is not TranscriptionStatus.FAILED:
+            raise TranscriptionStateError(
+                f"only a FAILED recording can be retried, not {self.status}"
+            )
+        self._record_requeue(actor_id=actor_id)
+
+    def _check_current(self, attempt: int) -> None:
+        self._check_live()
+        if self.status is not TranscriptionStatus.PROCESSING or attempt != self.attempt:
+            raise TranscriptionStateError(
+                f"attempt {attempt} is not the one in progress ({self.status}, {self.attempt})"
+            )
+
     def _check_live(self) -> None:
         if self.deleted:
             raise RecordingNotFoundError(str(self.id))
@@ -164,6 +254,45 @@ class Recording(Aggregate):
     @event(AudioDeleted)
     def _record_deletion(self, actor_id: UUID) -> None:
         self.deleted = True
+
+    @event(TranscriptionStarted)
+    def _record_start(self, worker: str, attempt: int) -> None:
+        self.status = TranscriptionStatus.PROCESSING
+        self.attempt = attempt
+
+    @event(TranscriptionCompleted)
+    def _record_completion(
+        self,
+        *,
+        attempt: int,
+        text: str,
+        segments: list[dict[str, Any]],
+        language: str | None,
+        language_probability: float | None,
+        language_uncertain: bool,
+        duration: float | None,
+        model_name: str,
+        processing_seconds: float,
+    ) -> None:
+        self.status = TranscriptionStatus.COMPLETED
+        self.transcript_text = text
+        self.segments = segments
+        self.detected_language = language
+        self.language_probability = language_probability
+        self.language_uncertain = language_uncertain
+        self.model_name = model_name
+        self.error = None
+
+    @event(TranscriptionFailed)
+    def _record_failure(self, reason: str, attempt: int, retryable: bool) -> None:
+        self.status = TranscriptionStatus.QUEUED if retryable else TranscriptionStatus.FAILED
+        self.error = reason
+
+    @event(TranscriptionRequeued)
+    def _record_requeue(self, actor_id: UUID) -> None:
+        self.status = TranscriptionStatus.QUEUED
+        self.error = None
+        self.attempt = 0
 
 
 def apply_edit(

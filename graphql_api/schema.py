@@ -7,8 +7,18 @@ from collections.abc import Callable
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    ValidationRule,
+)
 from strawberry.extensions import (
+    AddValidationRules,
     MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -43,6 +53,44 @@ class Query(IdentityQuery, RecordingsQuery):
 @strawberry.type
 class Mutation(IdentityMutation, RecordingsMutation, AccountMutation):
     pass
+
+
+def _depth(
+    selection_set: SelectionSetNode | None,
+    fragments: dict[str, FragmentDefinitionNode],
+    seen: frozenset[str] = frozenset(),
+) -> int:
+    deepest = 0
+    for selection in selection_set.selections if selection_set else ():
+        if isinstance(selection, FieldNode):
+            nested = selection.selection_set
+            depth = 1 + _depth(nested, fragments, seen) if nested else 0
+        elif isinstance(selection, InlineFragmentNode):
+            depth = _depth(selection.selection_set, fragments, seen)
+        elif isinstance(selection, FragmentSpreadNode) and selection.name.value not in seen:
+            fragment = fragments.get(selection.name.value)
+            name = selection.name.value
+            depth = _depth(fragment.selection_set, fragments, seen | {name}) if fragment else 0
+        else:
+            depth = 0
+        deepest = max(deepest, depth)
+    return deepest
+
+
+class MaxDepthIncludingIntrospection(ValidationRule):
+    """Strawberry's QueryDepthLimiter skips ``__``-fields, so nested introspection
+    (``__schema{types{fields{type{ofType…}}}}``) escapes it; this counts every field."""
+
+    def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
+        fragments = {
+            d.name.value: d
+            for d in self.context.document.definitions
+            if isinstance(d, FragmentDefinitionNode)
+        }
+        if _depth(node.selection_set, fragments) > MAX_DEPTH:
+            self.report_error(
+                GraphQLError(f"Query exceeds the maximum depth of {MAX_DEPTH}.", node)
+            )
 
 
 def _is_unexpected(error: GraphQLError) -> bool:
@@ -88,6 +136,7 @@ def build_schema(*, production: bool) -> strawberry.Schema:
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+        lambda: AddValidationRules([MaxDepthIncludingIntrospection]),
         lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),

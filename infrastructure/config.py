@@ -77,6 +77,15 @@ class Settings:
     read_your_writes_timeout: float = 5.0
     log_level: str = "INFO"
     blob_root: Path | None = None
+    whisper_model: str = "base"
+    whisper_models: Mapping[str, str] = field(default_factory=dict)
+    whisper_device: str = "auto"
+    whisper_compute_type: str | None = None
+    whisper_threads: int | None = None
+    whisper_beam_size: int = 5
+    whisper_batched: str = "auto"
+    whisper_models_root: Path | None = None
+    whisper_allow_download: bool = False
 
     @property
     def is_production(self) -> bool:
@@ -85,6 +94,10 @@ class Settings:
     @property
     def blob_dir(self) -> Path:
         return self.blob_root or self.var_dir / "blobs"
+
+    @property
+    def whisper_models_dir(self) -> Path:
+        return self.whisper_models_root or self.var_dir / "models"
 
     @property
     def sms_outbox(self) -> Path:
@@ -134,6 +147,18 @@ class Settings:
             read_your_writes_timeout=float(e.get("READ_YOUR_WRITES_TIMEOUT", 5.0)),
             log_level=e.get("LOG_LEVEL", "INFO").upper(),
             blob_root=Path(e["BLOB_DIR"]).resolve() if e.get("BLOB_DIR") else None,
+            whisper_model=e.get("WHISPER_MODEL", "").strip() or "base",
+            whisper_models=_model_map(e.get("WHISPER_MODELS", "")),
+            whisper_device=e.get("WHISPER_DEVICE", "auto").strip().lower() or "auto",
+            whisper_compute_type=e.get("WHISPER_COMPUTE_TYPE", "").strip() or None,
+            whisper_threads=_int(e, "WHISPER_THREADS", 0) or None,
+            whisper_beam_size=_int(e, "WHISPER_BEAM_SIZE", 5),
+            whisper_batched=e.get("WHISPER_BATCHED", "auto").strip().lower() or "auto",
+            whisper_models_root=(
+                Path(e["WHISPER_MODELS_DIR"]).resolve() if e.get("WHISPER_MODELS_DIR") else None
+            ),
+            whisper_allow_download=e.get("WHISPER_ALLOW_DOWNLOAD", "").strip().lower()
+            in {"1", "true", "yes", "on"},
             **secret_values,
         )
         settings.check()
@@ -145,6 +170,10 @@ class Settings:
             raise ConfigError(f"SMS_BACKEND must be 'console' or 'eskiz', not {self.sms_backend!r}")
         if self.sms_backend == "eskiz" and self.eskiz is None:
             raise ConfigError("SMS_BACKEND=eskiz needs ESKIZ_EMAIL and ESKIZ_PASSWORD")
+        if self.whisper_device not in {"auto", "cpu", "cuda"}:
+            raise ConfigError(f"WHISPER_DEVICE must be auto, cpu or cuda, not {self.whisper_device!r}")
+        if self.whisper_batched not in {"auto", "on", "off"}:
+            raise ConfigError(f"WHISPER_BATCHED must be auto, on or off, not {self.whisper_batched!r}")
         if not self.is_production:
             return
         if self.otp_test_numbers:
@@ -220,6 +249,24 @@ def _phone(raw: str, region: str, setting: str) -> str:
         return normalise_mobile(raw, region)
     except InvalidPhoneNumberError:
         raise ConfigError(f"{setting}: {raw!r} is not a valid mobile number") from None
+
+
+def _model_map(raw: str) -> dict[str, str]:
+    """Parse ``WHISPER_MODELS``: a JSON object language → model spec, ``"*"`` the default."""
+    if not raw.strip():
+        return {}
+    try:
+        parsed = json.loads(raw)
+    except json.JSONDecodeError:
+        parsed = None
+    if not isinstance(parsed, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in parsed.items()
+    ):
+        raise ConfigError(
+            'WHISPER_MODELS must be a JSON object of language to model, e.g. '
+            '\'{"uz": "/models/uz-ct2", "*": "base"}\''
+        )
+    return {k.strip().lower(): v.strip() for k, v in parsed.items()}
 
 
 def _split(raw: str) -> list[str]:

