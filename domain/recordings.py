@@ -218,7 +218,12 @@ class Recording(Aggregate):
         )
 
     def fail_transcription(self, attempt: int, reason: str, *, retryable: bool) -> None:
-        self._check_current(attempt)
+        """The attempt in progress failed, or (``attempt`` newer than the last start) a
+        worker found the job out of attempts after its earlier workers died."""
+        self._check_live()
+        active = (TranscriptionStatus.QUEUED, TranscriptionStatus.PROCESSING)
+        if self.status not in active or attempt < self.attempt:
+            raise TranscriptionStateError(f"attempt {attempt} cannot fail now ({self.status})")
         self._record_failure(reason=reason, attempt=attempt, retryable=retryable)
 
     def requeue(self, actor_id: UUID) -> None:

@@ -17,6 +17,7 @@ from domain.recordings import (
     Recording,
     RecordingNotFoundError,
     SegmentEdit,
+    TranscriptFacts,
     VersionConflictError,
 )
 from domain.signin import MapperFactory
@@ -125,6 +126,42 @@ class Recordings(Application[UUID]):
         processor repeats it after a crash)."""
         self.blobs.delete(blob_key)
         self.keys.destroy([recording_id])
+
+    # -- transcription (called by workers, which act for the system, not a person) -------
+
+    def load(self, recording_id: UUID) -> Recording:
+        """The live recording, whoever owns it."""
+        try:
+            recording: Recording = self.repository.get(recording_id)
+        except (AggregateNotFoundError, SubjectErasedError):
+            raise RecordingNotFoundError(str(recording_id)) from None
+        if recording.deleted:
+            raise RecordingNotFoundError(str(recording_id))
+        return recording
+
+    def start_transcription(self, recording_id: UUID, worker: str, attempt: int) -> Written:
+        recording = self.load(recording_id)
+        recording.start_transcription(worker, attempt)
+        return self._save(recording)
+
+    def complete_transcription(
+        self, recording_id: UUID, attempt: int, facts: TranscriptFacts
+    ) -> Written:
+        recording = self.load(recording_id)
+        recording.complete_transcription(attempt, facts)
+        return self._save(recording)
+
+    def fail_transcription(
+        self, recording_id: UUID, attempt: int, reason: str, *, retryable: bool
+    ) -> Written:
+        recording = self.load(recording_id)
+        recording.fail_transcription(attempt, reason, retryable=retryable)
+        return self._save(recording)
+
+    def retry_transcription(self, principal: Principal, recording_id: UUID) -> Written:
+        recording = self.get(principal, recording_id)
+        recording.requeue(principal.user_id)
+        return self._save(recording)
 
     def _save(self, recording: Recording) -> Written:
         recordings = self.save(recording)

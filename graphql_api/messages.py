@@ -58,6 +58,11 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "en": "The edit cannot be applied: {detail}.",
         "ru": "Правку нельзя применить: {detail}.",
     },
+    "INVALID_STATE": {
+        "uz": "Faqat xato bilan tugagan yozuvni qayta ishlash mumkin (holati: {status}).",
+        "en": "Only a FAILED recording can be retried (it is {status}).",
+        "ru": "Повторить можно только запись с ошибкой (сейчас: {status}).",
+    },
     "INTERNAL": {
         "uz": "Kutilmagan xato yuz berdi. So'rov raqami: {request_id}.",
         "en": "Unexpected error. Request id: {request_id}.",

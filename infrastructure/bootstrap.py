@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
@@ -32,7 +33,9 @@ from infrastructure.hashing import Argon2Hasher
 from infrastructure.projection_runner import LogSource, SupervisedProjection
 from infrastructure.sms import ConsoleSms, EskizSms
 from infrastructure.tokens import Tokens
+from infrastructure.worker import Engine, TranscriptionWorker
 from projections.audios import AudiosProjection, AudiosView
+from projections.jobs import JobsProjection, JobsView
 from projections.users import UsersProjection, UsersView
 
 log = logging.getLogger("ovoz")
@@ -57,7 +60,9 @@ class Ovoz:
     tokens: Tokens
     users: UsersView
     audios: AudiosView
+    jobs: JobsView
     projections: dict[str, SupervisedProjection] = field(default_factory=dict)
+    workers: list[TranscriptionWorker] = field(default_factory=list)
     _live_users: dict[UUID, float] = field(default_factory=dict)
 
     @cached_property
@@ -67,6 +72,30 @@ class Ovoz:
     def start_projections(self) -> None:
         for projection in self.projections.values():
             projection.start()
+
+    def start_workers(
+        self, count: int | None = None, engine: Callable[[], Engine] | None = None
+    ) -> None:
+        """Start transcription workers in this process (the model loads on the first job)."""
+        settings = self.settings
+
+        def whisper() -> Engine:
+            from infrastructure.whisper import WhisperEngine
+
+            return WhisperEngine(settings)
+
+        for _ in range(count or settings.workers):
+            worker = TranscriptionWorker(
+                recordings=self.recordings,
+                jobs=self.jobs,
+                audios=self.audios,
+                blob_path=self.blobs.path,
+                engine=engine or whisper,
+                params=self.params,
+                lease_seconds=settings.job_lease_seconds,
+            )
+            worker.start()
+            self.workers.append(worker)
 
     def recordings_of(self, owner_id: UUID) -> list[UUID]:
         """Every recording of ``owner_id`` recorded so far (waits for the read model to
@@ -107,6 +136,8 @@ class Ovoz:
         )
 
     def close(self) -> None:
+        for worker in self.workers:
+            worker.stop()
         for projection in self.projections.values():
             projection.stop()
         self.identity.close()
@@ -175,6 +206,8 @@ def bootstrap(
         audios.create_table()
         erasure = ErasureTracking(datastore)
         erasure.create_table()
+        jobs = JobsView(datastore)
+        jobs.create_table()
     except Exception:
         datastore.close()
         database.close()
@@ -190,6 +223,7 @@ def bootstrap(
         recordings=recordings,
         blobs=blobs,
         audios=audios,
+        jobs=jobs,
         tokens=Tokens(
             settings.jwt_secret,
             settings.jwt_issuer,
@@ -202,6 +236,9 @@ def bootstrap(
     recordings_log = _log_source(recordings, keys)
     ovoz.projections["users"] = SupervisedProjection(identity_log, UsersProjection(users))
     ovoz.projections["audios"] = SupervisedProjection(recordings_log, AudiosProjection(audios))
+    ovoz.projections["jobs"] = SupervisedProjection(
+        recordings_log, JobsProjection(jobs), serves_reads=False
+    )
     ovoz.projections["erasure"] = SupervisedProjection(
         recordings_log, ErasureProcessor(erasure, recordings), serves_reads=False
     )

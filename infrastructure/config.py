@@ -76,6 +76,8 @@ class Settings:
     max_audio_seconds: float = 4 * 3600.0
     read_your_writes_timeout: float = 5.0
     log_level: str = "INFO"
+    workers: int = 1
+    job_lease_seconds: int = 30
     blob_root: Path | None = None
     whisper_model: str = "base"
     whisper_models: Mapping[str, str] = field(default_factory=dict)
@@ -146,6 +148,8 @@ class Settings:
             max_audio_seconds=float(e.get("MAX_AUDIO_SECONDS", 4 * 3600)),
             read_your_writes_timeout=float(e.get("READ_YOUR_WRITES_TIMEOUT", 5.0)),
             log_level=e.get("LOG_LEVEL", "INFO").upper(),
+            workers=_int(e, "WORKERS", 1),
+            job_lease_seconds=_int(e, "JOB_LEASE_SECONDS", 30),
             blob_root=Path(e["BLOB_DIR"]).resolve() if e.get("BLOB_DIR") else None,
             whisper_model=e.get("WHISPER_MODEL", "").strip() or "base",
             whisper_models=_model_map(e.get("WHISPER_MODELS", "")),
@@ -171,9 +175,13 @@ class Settings:
         if self.sms_backend == "eskiz" and self.eskiz is None:
             raise ConfigError("SMS_BACKEND=eskiz needs ESKIZ_EMAIL and ESKIZ_PASSWORD")
         if self.whisper_device not in {"auto", "cpu", "cuda"}:
-            raise ConfigError(f"WHISPER_DEVICE must be auto, cpu or cuda, not {self.whisper_device!r}")
+            raise ConfigError(
+                f"WHISPER_DEVICE must be auto, cpu or cuda, not {self.whisper_device!r}"
+            )
         if self.whisper_batched not in {"auto", "on", "off"}:
-            raise ConfigError(f"WHISPER_BATCHED must be auto, on or off, not {self.whisper_batched!r}")
+            raise ConfigError(
+                f"WHISPER_BATCHED must be auto, on or off, not {self.whisper_batched!r}"
+            )
         if not self.is_production:
             return
         if self.otp_test_numbers:
@@ -263,7 +271,7 @@ def _model_map(raw: str) -> dict[str, str]:
         isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in parsed.items()
     ):
         raise ConfigError(
-            'WHISPER_MODELS must be a JSON object of language to model, e.g. '
+            "WHISPER_MODELS must be a JSON object of language to model, e.g. "
             '\'{"uz": "/models/uz-ct2", "*": "base"}\''
         )
     return {k.strip().lower(): v.strip() for k, v in parsed.items()}

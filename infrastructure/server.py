@@ -48,6 +48,8 @@ def run_api(settings: Settings, roles: Collection[str]) -> None:
     try:
         if PROJECTOR in roles:
             ovoz.start_projections()
+        if WORKER in roles:
+            ovoz.start_workers()
         app = create_app(
             services_of(ovoz),
             production=settings.is_production,
@@ -81,6 +83,8 @@ def run_background(settings: Settings, roles: Collection[str]) -> None:
     try:
         if PROJECTOR in roles:
             ovoz.start_projections()
+        if WORKER in roles:
+            ovoz.start_workers()
         log.info("ovoz %s running; Ctrl-C stops it", "+".join(sorted(roles)))
         stop.wait()
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from functools import singledispatchmethod
@@ -20,10 +21,12 @@ from domain.erasure import ErasedEvent
 from domain.recordings import Recording, TranscriptionStatus, apply_edit
 
 MAX_PAGE = 100
+AUDIO_EVENTS_CHANNEL = "ovoz_audio_events"
 
 _COLUMNS = (
     "id, owner_id, filename, content_type, size_bytes, sha256, duration_seconds, status, "
-    "progress, language, transcript_text, segments, error, version, created_at, updated_at"
+    "progress, language, transcript_text, segments, error, version, created_at, updated_at, "
+    "language_probability, language_uncertain, model_name"
 )
 
 _CREATE = [
@@ -44,6 +47,9 @@ _CREATE = [
         version integer NOT NULL,
         created_at timestamptz NOT NULL,
         updated_at timestamptz NOT NULL,
+        language_probability double precision,
+        language_uncertain boolean NOT NULL DEFAULT false,
+        model_name text,
         search tsvector GENERATED ALWAYS AS (
             to_tsvector('simple', coalesce(transcript_text, '') || ' ' || filename)
         ) STORED
@@ -58,6 +64,14 @@ _CREATE = [
         position bigint NOT NULL
     )""",
 ]
+
+
+def _announce(
+    curs: Cursor[DictRow], audio_id: UUID, owner_id: UUID, version: int | None, **more: Any
+) -> None:
+    """Tell every process (subscriptions) that a recording changed; delivered on commit."""
+    payload = {"id": str(audio_id), "owner": str(owner_id), "version": version, **more}
+    curs.execute("SELECT pg_notify(%s, %s)", (AUDIO_EVENTS_CHANNEL, json.dumps(payload)))
 
 
 @dataclass(frozen=True)
@@ -78,6 +92,9 @@ class AudioRow:
     version: int
     created_at: datetime
     updated_at: datetime
+    language_probability: float | None = None
+    language_uncertain: bool = False
+    model_name: str | None = None
 
     @classmethod
     def from_record(cls, r: DictRow) -> AudioRow:
@@ -98,6 +115,9 @@ class AudioRow:
             version=r["version"],
             created_at=r["created_at"],
             updated_at=r["updated_at"],
+            language_probability=r["language_probability"],
+            language_uncertain=r["language_uncertain"],
+            model_name=r["model_name"],
         )
 
 
@@ -129,16 +149,17 @@ class AudiosView(PostgresTrackingRecorder):
         with self.datastore.transaction(commit=True) as curs:
             curs.execute(
                 f"INSERT INTO audios ({_COLUMNS}) VALUES "  # noqa: S608
-                "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
                 "ON CONFLICT (id) DO NOTHING",
                 (
                     row.id, row.owner_id, row.filename, row.content_type, row.size_bytes,
                     row.sha256, row.duration_seconds, row.status.value, row.progress,
                     row.language, row.transcript_text, Jsonb(row.segments), row.error,
-                    row.version, row.created_at, row.updated_at,
+                    row.version, row.created_at, row.updated_at, row.language_probability,
+                    row.language_uncertain, row.model_name,
                 ),
             )  # fmt: skip
-            self._touch_owner(curs, row.owner_id, tracking)
+            self._touch_owner(curs, row.owner_id, tracking, row.id)
             self._insert_tracking(curs, tracking)
 
     def update(
@@ -159,7 +180,7 @@ class AudiosView(PostgresTrackingRecorder):
                 assignments = ", ".join(f"{name} = %s" for name in columns)
                 values = [Jsonb(v) if name == "segments" else v for name, v in columns.items()]
                 curs.execute(f"UPDATE audios SET {assignments} WHERE id = %s", (*values, audio_id))  # noqa: S608
-                self._touch_owner(curs, row.owner_id, tracking)
+                self._touch_owner(curs, row.owner_id, tracking, audio_id)
             self._insert_tracking(curs, tracking)
 
     def remove(self, audio_id: UUID, tracking: Tracking) -> None:
@@ -167,13 +188,30 @@ class AudiosView(PostgresTrackingRecorder):
             curs.execute("DELETE FROM audios WHERE id = %s RETURNING owner_id", (audio_id,))
             removed = curs.fetchone()
             if removed is not None:
-                self._touch_owner(curs, removed["owner_id"], tracking)
+                self._touch_owner(curs, removed["owner_id"], tracking, audio_id)
             self._insert_tracking(curs, tracking)
 
     def skip(self, tracking: Tracking) -> None:
         self.insert_tracking(tracking)
 
-    def _touch_owner(self, curs: Cursor[DictRow], owner_id: UUID, tracking: Tracking) -> None:
+    def set_progress(self, audio_id: UUID, progress: float) -> bool:
+        """Live progress of a transcription: not an event, just the latest value while
+        PROCESSING (the worker writes it, about once a second)."""
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(
+                "UPDATE audios SET progress = %s WHERE id = %s AND status = 'PROCESSING' "
+                "RETURNING owner_id, version",
+                (progress, audio_id),
+            )
+            row = curs.fetchone()
+            if row is not None:
+                _announce(curs, audio_id, row["owner_id"], row["version"], progress=progress)
+            return row is not None
+
+    def _touch_owner(
+        self, curs: Cursor[DictRow], owner_id: UUID, tracking: Tracking, audio_id: UUID
+    ) -> None:
+        _announce(curs, audio_id, owner_id, None, position=tracking.notification_id)
         curs.execute(
             "INSERT INTO audio_owner_positions (owner_id, position) VALUES (%s, %s) "
             "ON CONFLICT (owner_id) DO UPDATE SET position = excluded.position",
@@ -276,8 +314,42 @@ class AudiosProjection(Projection[AudiosView]):
         self.view.update(e.originator_id, e.originator_version, e.timestamp, tracking, change)
 
     @process_event.register
+    def _(self, e: Recording.TranscriptionStarted, tracking: Tracking) -> None:
+        self._set(e, tracking, status=TranscriptionStatus.PROCESSING.value, progress=0.0)
+
+    @process_event.register
+    def _(self, e: Recording.TranscriptionCompleted, tracking: Tracking) -> None:
+        self._set(
+            e,
+            tracking,
+            status=TranscriptionStatus.COMPLETED.value,
+            progress=1.0,
+            transcript_text=e.text,
+            segments=e.segments,
+            language=e.language,
+            language_probability=e.language_probability,
+            language_uncertain=e.language_uncertain,
+            model_name=e.model_name,
+            error=None,
+        )
+
+    @process_event.register
+    def _(self, e: Recording.TranscriptionFailed, tracking: Tracking) -> None:
+        status = TranscriptionStatus.QUEUED if e.retryable else TranscriptionStatus.FAILED
+        self._set(e, tracking, status=status.value, progress=None, error=e.reason)
+
+    @process_event.register
+    def _(self, e: Recording.TranscriptionRequeued, tracking: Tracking) -> None:
+        self._set(e, tracking, status=TranscriptionStatus.QUEUED.value, progress=None, error=None)
+
+    @process_event.register
     def _(self, e: Recording.AudioDeleted, tracking: Tracking) -> None:
         self.view.remove(e.originator_id, tracking)
+
+    def _set(self, e: Any, tracking: Tracking, **columns: Any) -> None:
+        self.view.update(
+            e.originator_id, e.originator_version, e.timestamp, tracking, lambda _: columns
+        )
 
     @process_event.register
     def _(self, e: ErasedEvent, tracking: Tracking) -> None:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from domain.recordings import FileTooLargeError, InvalidAudioError, VersionConflictError
+from domain.recordings import TranscriptionStatus as DomainStatus
 from graphql_api.messages import message
 from graphql_api.recordings.types import (
     FileTooLarge,
     InvalidAudio,
     InvalidEdit,
+    InvalidState,
     NotFound,
+    TranscriptionStatus,
     VersionConflict,
 )
 
@@ -39,6 +42,14 @@ def file_too_large(locale: str, e: FileTooLargeError) -> FileTooLarge:
         code="FILE_TOO_LARGE",
         message=message("FILE_TOO_LARGE", locale, max_mb=e.max_bytes // (1024 * 1024)),
         max_bytes=e.max_bytes,
+    )
+
+
+def invalid_state(locale: str, status: DomainStatus) -> InvalidState:
+    return InvalidState(
+        code="INVALID_STATE",
+        message=message("INVALID_STATE", locale, status=status.value),
+        status=TranscriptionStatus(status.value),
     )
 
 

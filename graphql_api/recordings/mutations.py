@@ -12,6 +12,7 @@ from domain.recordings import (
     InvalidEditError,
     RecordingNotFoundError,
     SegmentEdit,
+    TranscriptionStateError,
     VersionConflictError,
 )
 from domain.recordings_app import Written
@@ -24,6 +25,7 @@ from graphql_api.recordings.types import (
     AudioUpdateInput,
     DeleteAudioResult,
     DeletedAudio,
+    RetryTranscriptionResult,
     UpdateAudioResult,
     UploadAudioResult,
 )
@@ -89,6 +91,23 @@ class RecordingsMutation:
             return convert.version_conflict(locale, e)
         except InvalidEditError as e:
             return convert.invalid_edit(locale, str(e))
+        return await audio_after(info.context, written)
+
+    @strawberry.mutation(description="Queue a FAILED recording for transcription again.")
+    async def retry_transcription(self, info: Info, id: strawberry.ID) -> RetryTranscriptionResult:
+        principal = require_principal(info.context)
+        recordings = info.context.services.recordings
+        locale = info.context.locale
+        audio_id = parse_id(id)
+        if audio_id is None:
+            return convert.not_found(locale)
+        try:
+            written = await run_in_threadpool(recordings.retry_transcription, principal, audio_id)
+        except RecordingNotFoundError:
+            return convert.not_found(locale)
+        except TranscriptionStateError:
+            current = await run_in_threadpool(recordings.get, principal, audio_id)
+            return convert.invalid_state(locale, current.status)
         return await audio_after(info.context, written)
 
     @strawberry.mutation(description="Delete a recording for good: audio, transcript and key.")

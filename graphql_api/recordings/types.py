@@ -80,6 +80,14 @@ class Audio:
     version: int
     created_at: datetime
     updated_at: datetime
+    language_probability: float | None = strawberry.field(
+        default=None, description="How sure the model was of the language it heard."
+    )
+    language_uncertain: bool = strawberry.field(
+        default=False,
+        description="True when the detected language is doubtful: check the transcript.",
+    )
+    model_name: str | None = None
 
     @classmethod
     def from_row(cls, row: AudioRow) -> Audio:
@@ -100,6 +108,9 @@ class Audio:
             version=row.version,
             created_at=row.created_at,
             updated_at=row.updated_at,
+            language_probability=row.language_probability,
+            language_uncertain=row.language_uncertain,
+            model_name=row.model_name,
         )
 
     @classmethod
@@ -115,13 +126,16 @@ class Audio:
             duration_seconds=r.duration_seconds,
             status=TranscriptionStatus(r.status.value),
             progress=None,
-            language=r.language,
+            language=r.detected_language or r.language,
             transcript_text=r.transcript_text,
             segments=[Segment.from_dict(s) for s in r.segments],
             error=r.error,
             version=r.version,
             created_at=created_at,
             updated_at=r.modified_on,
+            language_probability=r.language_probability,
+            language_uncertain=r.language_uncertain,
+            model_name=r.model_name,
         )
 
 
@@ -167,6 +181,11 @@ class InvalidEdit(Error):
     pass
 
 
+@strawberry.type
+class InvalidState(Error):
+    status: TranscriptionStatus
+
+
 @strawberry.input
 class SegmentEditInput:
     id: int
@@ -188,5 +207,8 @@ UploadAudioResult = Annotated[
 ]
 UpdateAudioResult = Annotated[
     Audio | NotFound | VersionConflict | InvalidEdit, strawberry.union("UpdateAudioResult")
+]
+RetryTranscriptionResult = Annotated[
+    Audio | NotFound | InvalidState, strawberry.union("RetryTranscriptionResult")
 ]
 DeleteAudioResult = Annotated[DeletedAudio | NotFound, strawberry.union("DeleteAudioResult")]
