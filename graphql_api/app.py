@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -15,8 +17,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketState
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from domain.access import Principal
@@ -49,6 +52,25 @@ class OvozGraphQL(GraphQL[Context, None]):
             principal=await self._principal(request.headers.get("authorization")),
         )
 
+    async def on_ws_connect(self, context: Context) -> dict[str, object] | None:
+        """Authenticate a WebSocket from its connection_init payload; close it when the
+        token expires (nothing re-checks a token on a live socket otherwise)."""
+        params = context.connection_params if isinstance(context.connection_params, dict) else {}
+        authorization = next(
+            (str(v) for k, v in params.items() if str(k).lower() == "authorization"), None
+        )
+        principal = await self._principal(authorization)
+        if principal is None:
+            raise ConnectionRejectionError({"code": "UNAUTHENTICATED"})
+        context.principal = principal
+        websocket = context.request
+        if isinstance(websocket, WebSocket):
+            delay = max(0.0, principal.expires_at - time.time())
+            loop = asyncio.get_running_loop()
+            # The handle is dropped when it fires; on a socket already closed it does nothing.
+            loop.call_later(delay, _close_expired, websocket)
+        return None
+
     async def _principal(self, authorization: str | None) -> Principal | None:
         """The caller a valid token names, if that user still exists (a deleted
         account's tokens stop working at once in this process, within seconds in others)."""
@@ -62,6 +84,11 @@ class OvozGraphQL(GraphQL[Context, None]):
             return principal
         live = await run_in_threadpool(self.services.user_is_live, principal.user_id)
         return principal if live else None
+
+
+def _close_expired(websocket: WebSocket) -> None:
+    if websocket.application_state == WebSocketState.CONNECTED:
+        asyncio.ensure_future(websocket.close(code=4403, reason="token expired"))  # noqa: RUF006
 
 
 class RequestIdMiddleware:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 from uuid import UUID
 
 import strawberry
@@ -35,6 +37,12 @@ class UploadIntake(Protocol):
     ) -> Written: ...
 
 
+class LiveEvents(Protocol):
+    def subscribe(
+        self, *, audio_id: UUID | None = None, owner_id: UUID | None = None
+    ) -> AbstractAsyncContextManager[asyncio.Queue[dict[str, Any]]]: ...
+
+
 class TokenService(Protocol):
     def issue(self, user_id: UUID, role: Role) -> IssuedToken: ...
     def verify(self, token: str) -> Principal | None: ...
@@ -55,6 +63,7 @@ class Services:
     user_known_live: Callable[[UUID], bool]  # non-blocking cache check
     user_is_live: Callable[[UUID], bool]  # blocking: reads the users view
     forget_user: Callable[[UUID], None]
+    live: LiveEvents
     wait_for: Callable[[str, int], bool]  # read-your-writes: (application, position)
 
 
@@ -66,6 +75,7 @@ class Context:
     locale: str
     request_id: str
     principal: Principal | None = None
+    connection_params: Any = None  # the graphql-transport-ws connection_init payload
 
 
 Info = strawberry.Info[Context, None]

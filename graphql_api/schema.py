@@ -37,6 +37,7 @@ from graphql_api.identity.queries import IdentityQuery
 from graphql_api.messages import message
 from graphql_api.recordings.mutations import RecordingsMutation
 from graphql_api.recordings.queries import RecordingsQuery
+from graphql_api.recordings.subscriptions import RecordingsSubscription
 
 log = logging.getLogger("ovoz.graphql")
 
@@ -47,6 +48,11 @@ MAX_TOKENS = 2000
 
 @strawberry.type
 class Query(IdentityQuery, RecordingsQuery):
+    pass
+
+
+@strawberry.type
+class Subscription(RecordingsSubscription):
     pass
 
 
@@ -147,6 +153,7 @@ def build_schema(*, production: bool) -> strawberry.Schema:
     return OvozSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=production),
     )

@@ -30,6 +30,7 @@ from infrastructure.database import ConnectionParams, Database
 from infrastructure.encryption import KeyStore, SubjectEncryptingMapper
 from infrastructure.erasure import ErasureProcessor, ErasureTracking
 from infrastructure.hashing import Argon2Hasher
+from infrastructure.live import AudioEventsHub
 from infrastructure.projection_runner import LogSource, SupervisedProjection
 from infrastructure.sms import ConsoleSms, EskizSms
 from infrastructure.tokens import Tokens
@@ -63,6 +64,12 @@ class Ovoz:
     jobs: JobsView
     projections: dict[str, SupervisedProjection] = field(default_factory=dict)
     workers: list[TranscriptionWorker] = field(default_factory=list)
+
+    @cached_property
+    def live(self) -> AudioEventsHub:
+        """Live recording events for this process's subscriptions (listens on first use)."""
+        return AudioEventsHub(self.params)
+
     _live_users: dict[UUID, float] = field(default_factory=dict)
 
     @cached_property

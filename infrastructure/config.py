@@ -77,6 +77,7 @@ class Settings:
     read_your_writes_timeout: float = 5.0
     log_level: str = "INFO"
     workers: int = 1
+    allowed_origins: tuple[str, ...] = ()
     job_lease_seconds: int = 30
     blob_root: Path | None = None
     whisper_model: str = "base"
@@ -149,6 +150,7 @@ class Settings:
             read_your_writes_timeout=float(e.get("READ_YOUR_WRITES_TIMEOUT", 5.0)),
             log_level=e.get("LOG_LEVEL", "INFO").upper(),
             workers=_int(e, "WORKERS", 1),
+            allowed_origins=tuple(_split(e.get("ALLOWED_ORIGINS", ""))),
             job_lease_seconds=_int(e, "JOB_LEASE_SECONDS", 30),
             blob_root=Path(e["BLOB_DIR"]).resolve() if e.get("BLOB_DIR") else None,
             whisper_model=e.get("WHISPER_MODEL", "").strip() or "base",

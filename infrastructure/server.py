@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Collection
+from collections.abc import AsyncIterator, Callable, Collection
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import uvicorn
+from starlette.applications import Starlette
 
 from graphql_api.app import create_app
 from graphql_api.context import Services
@@ -38,8 +40,20 @@ def services_of(ovoz: Ovoz) -> Services:
         user_known_live=ovoz.user_known_live,
         user_is_live=ovoz.user_is_live,
         forget_user=ovoz.forget_user,
+        live=ovoz.live,
         wait_for=ovoz.wait_for,
     )
+
+
+def _lifespan(ovoz: Ovoz) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await ovoz.live.stop()
+
+    return lifespan
 
 
 def run_api(settings: Settings, roles: Collection[str]) -> None:
@@ -54,6 +68,8 @@ def run_api(settings: Settings, roles: Collection[str]) -> None:
             services_of(ovoz),
             production=settings.is_production,
             max_upload_bytes=settings.max_upload_bytes,
+            allowed_origins=settings.allowed_origins,
+            lifespan=_lifespan(ovoz),
         )
         log.info(
             "ovoz (%s) on http://%s:%s/graphql",

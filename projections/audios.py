@@ -159,7 +159,9 @@ class AudiosView(PostgresTrackingRecorder):
                     row.language_uncertain, row.model_name,
                 ),
             )  # fmt: skip
-            self._touch_owner(curs, row.owner_id, tracking, row.id)
+            self._touch_owner(
+                curs, row.owner_id, tracking, row.id, version=row.version, status=row.status.value
+            )
             self._insert_tracking(curs, tracking)
 
     def update(
@@ -180,7 +182,10 @@ class AudiosView(PostgresTrackingRecorder):
                 assignments = ", ".join(f"{name} = %s" for name in columns)
                 values = [Jsonb(v) if name == "segments" else v for name, v in columns.items()]
                 curs.execute(f"UPDATE audios SET {assignments} WHERE id = %s", (*values, audio_id))  # noqa: S608
-                self._touch_owner(curs, row.owner_id, tracking, audio_id)
+                status = columns.get("status", row.status.value)
+                self._touch_owner(
+                    curs, row.owner_id, tracking, audio_id, version=version, status=status
+                )
             self._insert_tracking(curs, tracking)
 
     def remove(self, audio_id: UUID, tracking: Tracking) -> None:
@@ -188,7 +193,7 @@ class AudiosView(PostgresTrackingRecorder):
             curs.execute("DELETE FROM audios WHERE id = %s RETURNING owner_id", (audio_id,))
             removed = curs.fetchone()
             if removed is not None:
-                self._touch_owner(curs, removed["owner_id"], tracking, audio_id)
+                self._touch_owner(curs, removed["owner_id"], tracking, audio_id, status="DELETED")
             self._insert_tracking(curs, tracking)
 
     def skip(self, tracking: Tracking) -> None:
@@ -205,13 +210,29 @@ class AudiosView(PostgresTrackingRecorder):
             )
             row = curs.fetchone()
             if row is not None:
-                _announce(curs, audio_id, row["owner_id"], row["version"], progress=progress)
+                _announce(
+                    curs,
+                    audio_id,
+                    row["owner_id"],
+                    row["version"],
+                    status="PROCESSING",
+                    progress=progress,
+                )
             return row is not None
 
     def _touch_owner(
-        self, curs: Cursor[DictRow], owner_id: UUID, tracking: Tracking, audio_id: UUID
+        self,
+        curs: Cursor[DictRow],
+        owner_id: UUID,
+        tracking: Tracking,
+        audio_id: UUID,
+        *,
+        version: int | None = None,
+        status: str | None = None,
     ) -> None:
-        _announce(curs, audio_id, owner_id, None, position=tracking.notification_id)
+        _announce(
+            curs, audio_id, owner_id, version, status=status, position=tracking.notification_id
+        )
         curs.execute(
             "INSERT INTO audio_owner_positions (owner_id, position) VALUES (%s, %s) "
             "ON CONFLICT (owner_id) DO UPDATE SET position = excluded.position",
