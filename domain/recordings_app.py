@@ -10,6 +10,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import Mapper, RecordConflictError
 
 from domain.access import Principal
+from domain.audit import AuditEntry, audit_entry
 from domain.errors import SubjectErasedError
 from domain.ports import BlobStore, SubjectKeys
 from domain.recordings import (
@@ -42,11 +43,19 @@ class Recordings(Application[UUID]):
         keys: SubjectKeys,
         env: Mapping[str, str] | None = None,
         mapper_factory: MapperFactory | None = None,
+        history_mapper_factory: MapperFactory | None = None,
     ) -> None:
+        """``history_mapper_factory`` builds the mapper the audit trail reads with: one
+        that shows events of erased recordings as ErasedEvent instead of failing."""
         self._mapper_factory = mapper_factory
         self.blobs = blobs
         self.keys = keys
         super().__init__(env)
+        self.history_mapper = (
+            history_mapper_factory(self.construct_transcoder())
+            if history_mapper_factory
+            else self.mapper
+        )
 
     def construct_mapper(self) -> Mapper[UUID]:
         if self._mapper_factory is None:
@@ -85,6 +94,19 @@ class Recordings(Application[UUID]):
         if version is None and recording.deleted:
             raise RecordingNotFoundError(str(recording_id))
         return recording
+
+    def history(self, principal: Principal, recording_id: UUID) -> list[AuditEntry]:
+        """Every event of the recording, in order. Owner and admins only; once a
+        recording is erased its owner can no longer be told, so only admins see that."""
+        stored = self.recorder.select_events(recording_id)
+        events = [self.history_mapper.to_domain_event(s) for s in stored]
+        if not events:
+            raise RecordingNotFoundError(str(recording_id))
+        first = events[0]
+        owner = first.owner_id if isinstance(first, Recording.AudioUploaded) else None
+        if not (principal.is_admin or (owner is not None and principal.may_see(owner))):
+            raise RecordingNotFoundError(str(recording_id))
+        return [audit_entry(e) for e in events]
 
     def edit_transcript(
         self,

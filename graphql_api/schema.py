@@ -35,6 +35,7 @@ from graphql_api.identity.account import AccountMutation
 from graphql_api.identity.mutations import IdentityMutation
 from graphql_api.identity.queries import IdentityQuery
 from graphql_api.messages import message
+from graphql_api.recordings.audit import AuditQuery
 from graphql_api.recordings.mutations import RecordingsMutation
 from graphql_api.recordings.queries import RecordingsQuery
 from graphql_api.recordings.subscriptions import RecordingsSubscription
@@ -47,7 +48,7 @@ MAX_TOKENS = 2000
 
 
 @strawberry.type
-class Query(IdentityQuery, RecordingsQuery):
+class Query(IdentityQuery, RecordingsQuery, AuditQuery):
     pass
 
 

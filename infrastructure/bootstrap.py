@@ -206,6 +206,9 @@ def bootstrap(
             keys,
             env=params.eventsourcing_env(),
             mapper_factory=lambda t: SubjectEncryptingMapper(t, keys),
+            history_mapper_factory=lambda t: SubjectEncryptingMapper(
+                t, keys, erased_as_placeholder=True
+            ),
         )
         users = UsersView(datastore)
         users.create_table()
