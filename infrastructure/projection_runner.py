@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from eventsourcing.persistence import ApplicationRecorder, Mapper
+from eventsourcing.persistence import ApplicationRecorder, IntegrityError, Mapper
 from eventsourcing.projection import ApplicationSubscription, Projection
 
 log = logging.getLogger("ovoz.projections")
@@ -95,6 +95,10 @@ class SupervisedProjection:
             try:
                 self._follow()
                 attempt = 0
+            except IntegrityError:
+                # The view is ahead of us (it was rebuilt and swapped in): the event we
+                # were writing is already there. Resume from the view's position.
+                log.info("projection %s: view moved ahead (rebuilt?); resuming", self.name)
             except Exception:
                 self.failures += 1
                 delay = _RESTART_DELAYS[min(attempt, len(_RESTART_DELAYS) - 1)]

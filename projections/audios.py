@@ -139,6 +139,8 @@ class AudioFilter:
 class AudiosView(PostgresTrackingRecorder):
     """The ``audios`` table, each change committed with its tracking record."""
 
+    announce = True  # NOTIFY subscribers of each change (off while a rebuild replays)
+
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
         super().__init__(datastore, tracking_table_name="audios_tracking", **kwargs)
         self.sql_create_statements.extend(SQL(s).format() for s in _CREATE)
@@ -230,9 +232,10 @@ class AudiosView(PostgresTrackingRecorder):
         version: int | None = None,
         status: str | None = None,
     ) -> None:
-        _announce(
-            curs, audio_id, owner_id, version, status=status, position=tracking.notification_id
-        )
+        if self.announce:
+            _announce(
+                curs, audio_id, owner_id, version, status=status, position=tracking.notification_id
+            )
         curs.execute(
             "INSERT INTO audio_owner_positions (owner_id, position) VALUES (%s, %s) "
             "ON CONFLICT (owner_id) DO UPDATE SET position = excluded.position",
