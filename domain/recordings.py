@@ -308,18 +308,24 @@ def apply_edit(
 ) -> tuple[str | None, list[dict[str, Any]]]:
     """The transcript and segments after an edit.
 
-    A segment edit changes that segment's text (its timing stays; word timings no longer
-    match the text and are dropped) and the transcript becomes the segments joined. A
-    whole-text edit replaces the transcript; segments keep their timings and their old
-    text would now contradict it, so they are marked ``edited``: subtitles keep coming
-    from the segments (with their own, still correct, text) until segment edits change
-    them. Used by the aggregate and by the read-model projection alike.
+    A segment edit changes that segment's text; its timing stays, its word timings no
+    longer match and are dropped, and the transcript becomes the segments joined.
+
+    A whole-text edit replaces the transcript and spreads its words over the existing
+    segments in proportion to how many words each segment had, so every segment keeps its
+    timing and subtitles show the corrected words at about the right time; edited
+    segments are flagged ``edited`` and lose their word timings. (Exact alignment would
+    need the audio; this keeps subtitles usable without it.)
+
+    Used by the aggregate and by the read-model projection alike.
     """
     if text is not None:
-        return text, [{**s, "edited": True} for s in segments]
+        return text, _spread(text, segments)
     by_id = {int(e["id"]): str(e["text"]) for e in segment_edits}
     new_segments = [
-        {**s, "text": by_id[int(s["id"])], "words": []} if int(s["id"]) in by_id else s
+        {**s, "text": by_id[int(s["id"])], "words": [], "edited": True}
+        if int(s["id"]) in by_id
+        else s
         for s in segments
     ]
     joined = " ".join(str(s["text"]).strip() for s in new_segments).strip()
@@ -342,3 +348,19 @@ class FileTooLargeError(DomainError):
     def __init__(self, max_bytes: int) -> None:
         super().__init__(f"larger than {max_bytes} bytes")
         self.max_bytes = max_bytes
+
+
+def _spread(text: str, segments: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    words = text.split()
+    weights = [max(1, len(str(s.get("text", "")).split())) for s in segments]
+    total = sum(weights)
+    spread: list[dict[str, Any]] = []
+    cumulative = 0
+    start = 0
+    for segment, weight in zip(segments, weights, strict=True):
+        cumulative += weight
+        end = round(len(words) * cumulative / total)
+        new_text = " ".join(words[start:end])
+        spread.append({**segment, "text": new_text, "words": [], "edited": True})
+        start = end
+    return spread

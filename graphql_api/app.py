@@ -24,7 +24,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from domain.access import Principal
 from graphql_api.context import Context, Services
-from graphql_api.files import audio_file_endpoint
+from graphql_api.files import audio_file_endpoint, transcript_endpoint
 from graphql_api.messages import negotiate_locale
 from graphql_api.schema import build_schema
 
@@ -235,6 +235,7 @@ def create_app(
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/audio/{audio_id}/file", audio_file_endpoint(services), methods=["GET", "HEAD"]),
+            Route("/audio/{audio_id}/transcript.{fmt}", transcript_endpoint(services)),
         ],
         lifespan=lifespan,
     )

@@ -64,6 +64,8 @@ class Services:
     user_is_live: Callable[[UUID], bool]  # blocking: reads the users view
     forget_user: Callable[[UUID], None]
     live: LiveEvents
+    # (format, text, segments, extra JSON fields) -> the transcript file's text
+    render_transcript: Callable[[str, str, list[dict[str, Any]], dict[str, Any]], str]
     wait_for: Callable[[str, int], bool]  # read-your-writes: (application, position)
 
 

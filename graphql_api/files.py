@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
 from uuid import UUID
 
 from starlette.concurrency import run_in_threadpool
@@ -47,3 +48,52 @@ def audio_file_endpoint(services: Services):  # type: ignore[no-untyped-def]
         )
 
     return download
+
+
+_MEDIA_TYPES = {
+    "txt": "text/plain; charset=utf-8",
+    "srt": "application/x-subrip; charset=utf-8",
+    "vtt": "text/vtt; charset=utf-8",
+    "json": "application/json",
+}
+
+
+def transcript_endpoint(services: Services):  # type: ignore[no-untyped-def]
+    """GET /audio/{id}/transcript.{txt,srt,vtt,json}: the transcript as a file."""
+
+    async def export(request: Request) -> Response:
+        fmt = request.path_params["fmt"]
+        token = _bearer(request)
+        principal = services.tokens.verify(token) if token else None
+        if principal is None:
+            return PlainTextResponse(
+                "Unauthorized", status_code=401, headers={"WWW-Authenticate": "Bearer"}
+            )
+        if fmt not in _MEDIA_TYPES:
+            return PlainTextResponse("Not Found", status_code=404)
+        try:
+            audio_id = UUID(request.path_params["audio_id"])
+        except ValueError:
+            return PlainTextResponse("Not Found", status_code=404)
+        row = await run_in_threadpool(services.audios.get, audio_id)
+        if row is None or not principal.may_see(row.owner_id):
+            return PlainTextResponse("Not Found", status_code=404)
+        if row.transcript_text is None:
+            return PlainTextResponse("No transcript yet", status_code=409)
+        body = services.render_transcript(
+            fmt,
+            row.transcript_text,
+            row.segments,
+            {"id": str(row.id), "language": row.language, "version": row.version},
+        )
+        stem = row.filename.rsplit(".", 1)[0] or "transcript"
+        return Response(
+            body,
+            media_type=_MEDIA_TYPES[fmt],
+            headers={
+                "Content-Disposition": f"attachment; filename*=UTF-8''{quote(stem)}.{fmt}",
+                "Cache-Control": "private, no-store",
+            },
+        )
+
+    return export

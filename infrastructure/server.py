@@ -15,6 +15,7 @@ from graphql_api.app import create_app
 from graphql_api.context import Services
 from infrastructure.bootstrap import Ovoz, bootstrap
 from infrastructure.config import Settings
+from infrastructure.formats import render
 from infrastructure.intake import AudioIntake
 
 log = logging.getLogger("ovoz")
@@ -41,6 +42,7 @@ def services_of(ovoz: Ovoz) -> Services:
         user_is_live=ovoz.user_is_live,
         forget_user=ovoz.forget_user,
         live=ovoz.live,
+        render_transcript=lambda fmt, text, segments, extra: render(fmt, text, segments, **extra),
         wait_for=ovoz.wait_for,
     )
 
