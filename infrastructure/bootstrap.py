@@ -7,6 +7,7 @@ nothing connects to anything at import time.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -71,10 +72,21 @@ class Ovoz:
         return AudioEventsHub(self.params)
 
     _live_users: dict[UUID, float] = field(default_factory=dict)
+    _stopping: threading.Event = field(default_factory=threading.Event)
 
     @cached_property
     def accounts(self) -> AccountErasure:
         return AccountErasure(self.identity, self.recordings, self.keys, self.recordings_of)
+
+    def start_key_listener(self) -> None:
+        """Hear about data keys other processes destroy (evicts them from the cache)."""
+        thread = threading.Thread(
+            target=self.keys.follow_erasures,
+            args=(self.params, self._stopping),
+            name="key-erasures",
+            daemon=True,
+        )
+        thread.start()
 
     def start_projections(self) -> None:
         for projection in self.projections.values():
@@ -143,6 +155,7 @@ class Ovoz:
         )
 
     def close(self) -> None:
+        self._stopping.set()
         for worker in self.workers:
             worker.stop()
         for projection in self.projections.values():
@@ -242,6 +255,7 @@ def bootstrap(
         ),
         users=users,
     )
+    ovoz.start_key_listener()
     identity_log = _log_source(identity, keys)
     recordings_log = _log_source(recordings, keys)
     ovoz.projections["users"] = SupervisedProjection(identity_log, UsersProjection(users))

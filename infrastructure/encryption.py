@@ -29,10 +29,14 @@ from eventsourcing.utils import get_topic, resolve_topic
 from domain.erasure import ErasedEvent
 from domain.errors import SubjectErasedError
 from domain.ports import SubjectKeys
+from infrastructure.database import ConnectionParams
 
 _MAGIC = b"OVZ1"
 _NONCE_BYTES = 12
-_KEY_CACHE_SECONDS = 30.0  # bounds how long another process's erasure can go unnoticed here
+# Keys destroyed by another process are evicted at once through NOTIFY (see
+# KeyStore.follow_erasures); the time limit bounds the damage if that channel is down.
+_KEY_CACHE_SECONDS = 30.0
+ERASURES_CHANNEL = "ovoz_keys_destroyed"
 
 _CREATE_TABLE = """
 CREATE TABLE IF NOT EXISTS subject_keys (
@@ -99,6 +103,8 @@ class KeyStore(SubjectKeys):
         if not subject_ids:
             return
         with self._datastore.transaction(commit=True) as curs:
+            for subject_id in subject_ids:
+                curs.execute("SELECT pg_notify(%s, %s)", (ERASURES_CHANNEL, str(subject_id)))
             curs.execute(
                 "INSERT INTO subject_keys (subject_id, wrapped_key, master_key_id, destroyed_at) "
                 "SELECT unnest(%s::uuid[]), NULL, NULL, now() "
@@ -139,6 +145,30 @@ class KeyStore(SubjectKeys):
                 )
                 moved += 1
         return moved
+
+    def follow_erasures(self, params: ConnectionParams, stopping: threading.Event) -> None:
+        """Evict keys that other processes destroy, until ``stopping`` is set. Blocks:
+        run it in a thread. After a lost connection the whole cache is dropped, since
+        notices may have been missed."""
+        while not stopping.is_set():
+            try:
+                with params.connect() as conn:
+                    conn.execute(f"LISTEN {ERASURES_CHANNEL}")
+                    self.forget_cache()
+                    while not stopping.is_set():
+                        for notice in conn.notifies(timeout=1.0):
+                            self._evict(notice.payload)
+            except Exception:
+                self.forget_cache()
+                stopping.wait(1.0)
+
+    def _evict(self, payload: str) -> None:
+        try:
+            subject_id = UUID(payload)
+        except ValueError:
+            return
+        with self._lock:
+            self._cache.pop(subject_id, None)
 
     def forget_cache(self) -> None:
         with self._lock:
