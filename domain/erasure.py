@@ -18,6 +18,7 @@ class ErasedEvent:
     originator_version: int
     timestamp: datetime
     topic: str
+    owner_id: UUID | None = None  # kept in clear for recordings: whose it was
 
     @property
     def event_name(self) -> str:

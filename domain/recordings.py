@@ -95,19 +95,25 @@ class Recording(Aggregate):
         duration_seconds: float
         language: str | None
 
-    class TranscriptEdited(Aggregate.Event):
+    class Event(Aggregate.Event):
+        """Every later event names the owner too, so that an erased recording's history
+        (whose payloads are unreadable) still says whose it was."""
+
+        owner_id: UUID
+
+    class TranscriptEdited(Event):
         text: str | None
         segment_edits: list[dict[str, Any]]
         editor_id: UUID
 
-    class AudioDeleted(Aggregate.Event):
+    class AudioDeleted(Event):
         actor_id: UUID
 
-    class TranscriptionStarted(Aggregate.Event):
+    class TranscriptionStarted(Event):
         worker: str
         attempt: int
 
-    class TranscriptionCompleted(Aggregate.Event):
+    class TranscriptionCompleted(Event):
         attempt: int
         text: str
         segments: list[dict[str, Any]]
@@ -118,12 +124,12 @@ class Recording(Aggregate):
         model_name: str
         processing_seconds: float
 
-    class TranscriptionFailed(Aggregate.Event):
+    class TranscriptionFailed(Event):
         reason: str
         attempt: int
         retryable: bool
 
-    class TranscriptionRequeued(Aggregate.Event):
+    class TranscriptionRequeued(Event):
         actor_id: UUID
 
     @event(AudioUploaded)
@@ -158,6 +164,11 @@ class Recording(Aggregate):
         self.language_probability: float | None = None
         self.language_uncertain = False
         self.model_name: str | None = None
+
+    def trigger_event(self, event_class: Any, **kwargs: Any) -> None:
+        if isinstance(event_class, type) and issubclass(event_class, Recording.Event):
+            kwargs.setdefault("owner_id", self.owner_id)
+        super().trigger_event(event_class, **kwargs)
 
     # -- rules -------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from uuid import UUID, uuid4
@@ -22,6 +23,8 @@ from domain.recordings import (
     VersionConflictError,
 )
 from domain.signin import MapperFactory
+
+log = logging.getLogger("ovoz.recordings")
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,8 @@ class Recordings(Application[UUID]):
             raise RecordingNotFoundError(str(recording_id)) from None
         if not isinstance(recording, Recording) or not principal.may_see(recording.owner_id):
             raise RecordingNotFoundError(str(recording_id))
+        if version is not None and recording.version != version:  # past the last version
+            raise RecordingNotFoundError(str(recording_id))
         if version is None and recording.deleted:
             raise RecordingNotFoundError(str(recording_id))
         return recording
@@ -140,7 +145,11 @@ class Recordings(Application[UUID]):
                 recording.delete(principal.user_id)
         else:
             raise VersionConflictError(recording.version, self._current_version(recording_id))
-        self.erase(recording_id, recording.blob_key)
+        try:
+            self.erase(recording_id, recording.blob_key)
+        except Exception:
+            # The deletion is recorded; the erasure processor finishes the erasing.
+            log.warning("erasing %s failed; the erasure processor retries", recording_id)
         return position
 
     def erase(self, recording_id: UUID, blob_key: str) -> None:

@@ -229,7 +229,9 @@ def bootstrap(
         audios.create_table()
         erasure = ErasureTracking(datastore)
         erasure.create_table()
-        jobs = JobsView(datastore)
+        jobs = JobsView(
+            datastore, backoff=tuple(timedelta(seconds=s) for s in settings.retry_backoff)
+        )
         jobs.create_table()
     except Exception:
         datastore.close()

@@ -22,6 +22,15 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--port", type=int, help="port to listen on (default 8000, or $PORT)")
     commands.add_parser("projector", help="keep the read models up to date")
     commands.add_parser("worker", help="run transcription jobs")
+    transcribe = commands.add_parser("transcribe", help="transcribe audio files here and now")
+    transcribe.add_argument("files", nargs="+", metavar="FILE", help="audio or video files")
+    transcribe.add_argument("--model", help="model spec (default $WHISPER_MODEL / WHISPER_MODELS)")
+    transcribe.add_argument("--language", help="language code, e.g. uz (default: detect)")
+    transcribe.add_argument("--format", default="txt", choices=("txt", "srt", "vtt", "json"))
+    transcribe.add_argument(
+        "--output-dir", help="write FILE-stem.FORMAT here (default: stdout for one file, else .)"
+    )
+    commands.add_parser("models", help="list the speech models configured per language")
     keys = commands.add_parser("keys", help="manage the data keys").add_subparsers(
         dest="keys_command", required=True
     )
@@ -56,7 +65,95 @@ def main(argv: Sequence[str] | None = None) -> int:
         run_background(settings, {WORKER})
     elif args.command == "keys":
         return _rotate_keys(settings)
+    elif args.command == "transcribe":
+        return _transcribe(settings, args)
+    elif args.command == "models":
+        return _models(settings)
     return 0
+
+
+def _transcribe(settings: Settings, args: argparse.Namespace) -> int:
+    from dataclasses import replace
+    from pathlib import Path
+
+    from infrastructure.formats import render
+    from infrastructure.whisper import EngineSettings, TranscriptionError, WhisperEngine
+
+    logging.getLogger("faster_whisper").setLevel(logging.WARNING)
+    engine_settings = EngineSettings.from_settings(settings)
+    if args.model:
+        engine_settings = replace(engine_settings, default_model=args.model, models={})
+    engine = WhisperEngine(engine_settings)
+    to_stdout = len(args.files) == 1 and not args.output_dir
+    out_dir = Path(args.output_dir or ".")
+    failed = 0
+    for name in args.files:
+        bar = _ProgressBar(Path(name).name)
+        try:
+            result = engine.transcribe(Path(name), args.language, on_progress=bar.update)
+        except TranscriptionError as e:
+            bar.close()
+            print(f"ovoz: {name}: {e.reason}: {e.detail}", file=sys.stderr)
+            failed += 1
+            continue
+        bar.close()
+        output = render(
+            args.format,
+            result.text,
+            result.segments,
+            language=result.language,
+            language_probability=result.language_probability,
+            language_uncertain=result.language_uncertain,
+            duration=result.duration,
+            model=result.model_name,
+        )
+        if to_stdout:
+            sys.stdout.write(output)
+        else:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            target = out_dir / f"{Path(name).stem}.{args.format}"
+            target.write_text(output, encoding="utf-8")
+            print(f"{name} -> {target}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+class _ProgressBar:
+    """``[#######.............]  35% name`` on stderr, redrawn in place."""
+
+    WIDTH = 30
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.shown = -1
+        self.update(0.0)
+
+    def update(self, fraction: float) -> None:
+        percent = max(0, min(100, int(fraction * 100)))
+        if percent == self.shown:
+            return
+        self.shown = percent
+        done = percent * self.WIDTH // 100
+        bar = "#" * done + "." * (self.WIDTH - done)
+        sys.stderr.write(f"\r[{bar}] {percent:3d}% {self.label}")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def _models(settings: Settings) -> int:
+    from infrastructure.whisper import describe_models
+
+    statuses = describe_models(settings)
+    rows = [("LANGUAGE", "SPEC", "PATH", "LOADS")]
+    for s in statuses:
+        loads = "yes" if s.loads else f"no: {s.error}"
+        rows.append((s.language, s.spec, str(s.path) if s.path else "-", loads))
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r[:3], widths, strict=True)) + "  " + r[3])
+    return 0 if all(s.loads for s in statuses) else 1
 
 
 def _rotate_keys(settings: Settings) -> int:

@@ -79,6 +79,7 @@ class Settings:
     workers: int = 1
     allowed_origins: tuple[str, ...] = ()
     job_lease_seconds: int = 30
+    retry_backoff: tuple[float, ...] = (5.0, 30.0, 120.0)
     blob_root: Path | None = None
     whisper_model: str = "base"
     whisper_models: Mapping[str, str] = field(default_factory=dict)
@@ -152,6 +153,7 @@ class Settings:
             workers=_int(e, "WORKERS", 1),
             allowed_origins=tuple(_split(e.get("ALLOWED_ORIGINS", ""))),
             job_lease_seconds=_int(e, "JOB_LEASE_SECONDS", 30),
+            retry_backoff=_floats(e, "JOB_RETRY_BACKOFF_SECONDS", (5.0, 30.0, 120.0)),
             blob_root=Path(e["BLOB_DIR"]).resolve() if e.get("BLOB_DIR") else None,
             whisper_model=e.get("WHISPER_MODEL", "").strip() or "base",
             whisper_models=_model_map(e.get("WHISPER_MODELS", "")),
@@ -281,6 +283,19 @@ def _model_map(raw: str) -> dict[str, str]:
 
 def _split(raw: str) -> list[str]:
     return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def _floats(e: Mapping[str, str], name: str, default: tuple[float, ...]) -> tuple[float, ...]:
+    raw = e.get(name, "")
+    if not raw.strip():
+        return default
+    try:
+        values = tuple(float(part) for part in _split(raw))
+    except ValueError:
+        raise ConfigError(f"{name} must be comma-separated seconds, not {raw!r}") from None
+    if not values or min(values) < 0:
+        raise ConfigError(f"{name} must be comma-separated seconds, not {raw!r}")
+    return values
 
 
 def _int(e: Mapping[str, str], name: str, default: int) -> int:

@@ -7,6 +7,7 @@ runs; it is stopped when the last process using it exits.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Callable, Iterator
@@ -158,6 +159,7 @@ class EmbeddedPostgres:
         import pgserver  # heavy; imported only when the embedded server is used
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        _forget_dead_users(self.data_dir)
         log.info("starting embedded PostgreSQL in %s", self.data_dir)
         # cleanup_mode "stop": stop the server when the last process using it exits,
         # keep the data.
@@ -170,6 +172,24 @@ class EmbeddedPostgres:
         if self._server is not None:
             self._server.cleanup()
             self._server = None
+
+
+def _forget_dead_users(data_dir: Path) -> None:
+    """pgserver stops the server when the last process using it leaves, counting them in
+    ``.handle_pids.json``; a process that crashed stays listed for ever, and the server
+    would then never stop. Drop the dead ones before joining."""
+    import psutil
+    from pgserver import postgres_server
+
+    path = data_dir / ".handle_pids.json"
+    with postgres_server.PostgresServer._lock:  # pgserver's own lock on that file
+        try:
+            pids = json.loads(path.read_text())
+        except (FileNotFoundError, ValueError):
+            return
+        alive = [pid for pid in pids if psutil.pid_exists(pid)]
+        if alive != pids:
+            path.write_text(json.dumps(alive))
 
 
 class Database:

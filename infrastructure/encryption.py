@@ -260,7 +260,10 @@ class SubjectEncryptingMapper(Mapper[UUID]):
         class_version = getattr(type(domain_event), "class_version", 1)
         if class_version > 1:
             state["class_version"] = class_version
-        header = json.dumps({"ts": timestamp.isoformat()}).encode()
+        header_fields = {"ts": timestamp.isoformat()}
+        if isinstance(state.get("owner_id"), UUID):
+            header_fields["owner"] = str(state["owner_id"])  # a pseudonymous id, not data
+        header = json.dumps(header_fields).encode()
         key = self.keys.key_for_writing(originator_id)
         nonce = os.urandom(_NONCE_BYTES)
         aad = _aad(originator_id, version, topic)
@@ -272,17 +275,20 @@ class SubjectEncryptingMapper(Mapper[UUID]):
 
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
         originator_id = _as_uuid(stored_event.originator_id)
-        timestamp, nonce, ciphertext = _split_blob(stored_event.state)
+        header, nonce, ciphertext = _split_blob(stored_event.state)
+        timestamp = datetime.fromisoformat(header["ts"])
         try:
             key = self.keys.key_for_reading(originator_id)
         except SubjectErasedError:
             if not self.erased_as_placeholder:
                 raise
+            owner = header.get("owner")
             return ErasedEvent(
                 originator_id=originator_id,
                 originator_version=stored_event.originator_version,
                 timestamp=timestamp,
                 topic=stored_event.topic,
+                owner_id=UUID(owner) if owner else None,
             )
         aad = _aad(originator_id, stored_event.originator_version, stored_event.topic)
         try:
@@ -312,10 +318,11 @@ def _as_uuid(value: UUID | str) -> UUID:
     return value if isinstance(value, UUID) else UUID(str(value))
 
 
-def _split_blob(blob: bytes) -> tuple[datetime, bytes, bytes]:
+def _split_blob(blob: bytes) -> tuple[dict[str, Any], bytes, bytes]:
+    """The readable header, the nonce and the ciphertext of a stored payload."""
     if not blob.startswith(_MAGIC):
         raise ValueError("stored event state is not in the ovoz encrypted format")
     (header_len,) = struct.unpack(">H", blob[4:6])
-    header = json.loads(blob[6 : 6 + header_len])
+    header: dict[str, Any] = json.loads(blob[6 : 6 + header_len])
     rest = blob[6 + header_len :]
-    return datetime.fromisoformat(header["ts"]), rest[:_NONCE_BYTES], rest[_NONCE_BYTES:]
+    return header, rest[:_NONCE_BYTES], rest[_NONCE_BYTES:]

