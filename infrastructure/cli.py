@@ -31,6 +31,13 @@ def _parser() -> argparse.ArgumentParser:
         "--output-dir", help="write FILE-stem.FORMAT here (default: stdout for one file, else .)"
     )
     commands.add_parser("models", help="list the speech models configured per language")
+    projections = commands.add_parser("projections", help="manage the read models")
+    rebuild = projections.add_subparsers(dest="projections_command", required=True).add_parser(
+        "rebuild", help="replay the log into fresh read models and swap them in"
+    )
+    rebuild.add_argument(
+        "name", nargs="?", choices=("users", "audios"), help="one read model (default: all)"
+    )
     keys = commands.add_parser("keys", help="manage the data keys").add_subparsers(
         dest="keys_command", required=True
     )
@@ -69,6 +76,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _transcribe(settings, args)
     elif args.command == "models":
         return _models(settings)
+    elif args.command == "projections":
+        return _rebuild(settings, [args.name] if args.name else ["users", "audios"])
+    return 0
+
+
+def _rebuild(settings: Settings, names: list[str]) -> int:
+    from infrastructure.rebuild import rebuild
+
+    ovoz = bootstrap(settings)
+    try:
+        for name in names:
+            bar = _ProgressBar(name)
+
+            def show(
+                done: int, total: int, rate: float, bar: _ProgressBar = bar, name: str = name
+            ) -> None:
+                bar.label = f"{name}  {done}/{total} events, {rate:,.0f} events/s"
+                bar.update(done / total if total else 1.0)
+
+            report = rebuild(ovoz, name, show)
+            bar.label = name
+            bar.update(1.0)
+            bar.close()
+            print(
+                f"{name}: {report.events} events in {report.seconds:.1f} s "
+                f"({report.events_per_second:,.0f} events/s), swapped in"
+            )
+    finally:
+        ovoz.close()
     return 0
 
 
@@ -124,18 +160,19 @@ class _ProgressBar:
 
     def __init__(self, label: str) -> None:
         self.label = label
-        self.shown = -1
+        self._drawn = ""
         self.update(0.0)
 
     def update(self, fraction: float) -> None:
         percent = max(0, min(100, int(fraction * 100)))
-        if percent == self.shown:
-            return
-        self.shown = percent
         done = percent * self.WIDTH // 100
-        bar = "#" * done + "." * (self.WIDTH - done)
-        sys.stderr.write(f"\r[{bar}] {percent:3d}% {self.label}")
+        line = f"[{'#' * done}{'.' * (self.WIDTH - done)}] {percent:3d}% {self.label}"
+        if line == self._drawn:
+            return
+        # Pad over a longer previous line, then return to its start.
+        sys.stderr.write("\r" + line.ljust(len(self._drawn)))
         sys.stderr.flush()
+        self._drawn = line
 
     def close(self) -> None:
         sys.stderr.write("\n")
