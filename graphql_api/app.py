@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 import uuid
@@ -13,6 +14,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -23,6 +25,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from domain.access import Principal
+from graphql_api.cache import ResponseCache, is_cacheable
 from graphql_api.context import Context, Services
 from graphql_api.files import audio_file_endpoint, transcript_endpoint
 from graphql_api.messages import negotiate_locale
@@ -39,6 +42,45 @@ class OvozGraphQL(GraphQL[Context, None]):
     def __init__(self, services: Services, *, production: bool, **kwargs: Any) -> None:
         super().__init__(build_schema(production=production), **kwargs)
         self.services = services
+        self.cache = ResponseCache()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("method") == "POST":
+            await self._with_cache(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+    async def _with_cache(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer recordings-only queries from the exact cache (see graphql_api.cache)."""
+        headers = Headers(scope=scope)
+        if not headers.get("content-type", "").startswith("application/json"):
+            await super().__call__(scope, receive, send)
+            return
+        body, receive = await _peek_body(receive)
+        request = _json_object(body)
+        query = request.get("query") if request else None
+        operation = request.get("operationName") if request else None
+        if not (
+            request
+            and isinstance(query, str)
+            and isinstance(operation, str | None)
+            and is_cacheable(query, operation)
+        ):
+            await super().__call__(scope, receive, send)
+            return
+        principal = await self._principal(headers.get("authorization"))
+        if principal is None:
+            await super().__call__(scope, receive, send)
+            return
+        owner = None if principal.is_admin else principal.user_id
+        position = await run_in_threadpool(self.services.audios.owner_position, owner)
+        locale = negotiate_locale(headers.get("accept-language"))
+        key = ResponseCache.key(request, f"{principal.user_id}:{principal.role}", locale, position)
+        cached = self.cache.get(key)
+        if cached is not None:
+            await Response(cached, media_type="application/json")(scope, receive, send)
+            return
+        await super().__call__(scope, receive, _storing(send, self.cache, key))
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket | None = None
@@ -84,6 +126,57 @@ class OvozGraphQL(GraphQL[Context, None]):
             return principal
         live = await run_in_threadpool(self.services.user_is_live, principal.user_id)
         return principal if live else None
+
+
+async def _peek_body(receive: Receive) -> tuple[bytes, Receive]:
+    """Read the request body, and a ``receive`` that hands it over again."""
+    chunks: list[bytes] = []
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        more = message.get("more_body", False)
+    body = b"".join(chunks)
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return body, replay
+
+
+def _json_object(body: bytes) -> dict[str, Any] | None:
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _storing(send: Send, cache: ResponseCache, key: str) -> Send:
+    """Pass a response through, keeping its body if it is a clean 200."""
+    status = 0
+    chunks: list[bytes] = []
+
+    async def storing_send(message: Message) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False) and status == 200:
+                body = b"".join(chunks)
+                if b'"errors"' not in body:
+                    cache.put(key, body)
+        await send(message)
+
+    return storing_send
 
 
 def _close_expired(websocket: WebSocket) -> None:
@@ -239,6 +332,7 @@ def create_app(
         ],
         lifespan=lifespan,
     )
+    app.state.graphql = graphql
     app.add_middleware(UploadLimitMiddleware, max_body=max_upload_bytes + _MULTIPART_SLACK)
     app.add_middleware(MultipartPreflightMiddleware)
     app.add_middleware(RequestIdMiddleware)

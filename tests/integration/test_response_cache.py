@@ -1,0 +1,129 @@
+"""The exact response cache: repeated reads are served from memory, never stale."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from domain.access import Principal
+from domain.identity import Role
+from graphql_api.app import create_app
+from infrastructure.bootstrap import Ovoz
+from infrastructure.server import services_of
+from tests.conftest import AUDIO_DIR
+from tests.integration.conftest import MakeOvoz
+
+ALICE, BOB, ADMIN = "+998901234567", "+998911112233", "+998933334455"
+ENV = {
+    "OTP_TEST_NUMBERS": f"{ALICE}:111111,{BOB}:222222,{ADMIN}:333333",
+    "ADMIN_PHONE_NUMBERS": ADMIN,
+}
+LIST = "{ audios(limit: 10) { total items { id transcriptText version } } }"
+
+pytestmark = pytest.mark.skipif(
+    not (AUDIO_DIR / "en_deepspeech_LDC93S1.wav").exists(), reason=f"no shared audio at {AUDIO_DIR}"
+)
+
+
+@pytest.fixture
+def ovoz(make_ovoz: MakeOvoz) -> Ovoz:
+    return make_ovoz(**ENV)
+
+
+@pytest.fixture
+def app(ovoz: Ovoz) -> Starlette:
+    return create_app(services_of(ovoz), production=False)
+
+
+def sign_in(ovoz: Ovoz, phone: str, code: str) -> tuple[Principal, str]:
+    ovoz.identity.send_code(phone)
+    signed_in = ovoz.identity.verify_code(phone, code)
+    assert ovoz.wait_for("identity", signed_in.position)
+    principal = Principal(signed_in.user_id, signed_in.role, 0)
+    return principal, ovoz.tokens.issue(signed_in.user_id, signed_in.role).token
+
+
+def upload(ovoz: Ovoz, owner: Principal) -> str:
+    data = (AUDIO_DIR / "en_deepspeech_LDC93S1.wav").read_bytes()
+    written = services_of(ovoz).intake.accept(owner, io.BytesIO(data), "a.wav", "en")
+    assert ovoz.wait_for("recordings", written.position)
+    return str(written.recording.id)
+
+
+def query(app: Starlette, token: str, document: str, variables: Any = None) -> Any:
+    async def go() -> Any:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            r = await client.post(
+                "/graphql",
+                json={"query": document, "variables": variables},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            assert r.status_code == 200
+            return r.json()
+
+    return asyncio.run(go())
+
+
+def stats(app: Starlette) -> tuple[int, int]:
+    cache = app.state.graphql.cache
+    return cache.hits, cache.misses
+
+
+def test_a_repeated_read_is_served_from_the_cache(ovoz: Ovoz, app: Starlette) -> None:
+    alice, token = sign_in(ovoz, ALICE, "111111")
+    upload(ovoz, alice)
+    first = query(app, token, LIST)
+    hits, _ = stats(app)
+    second = query(app, token, LIST)
+    assert second == first
+    assert stats(app)[0] == hits + 1
+
+
+def test_a_write_changes_what_the_next_read_sees(ovoz: Ovoz, app: Starlette) -> None:
+    alice, token = sign_in(ovoz, ALICE, "111111")
+    audio_id = upload(ovoz, alice)
+    before = query(app, token, LIST)
+    written = ovoz.recordings.edit_transcript(alice, _uuid(audio_id), "fresh words", [], None)
+    assert ovoz.wait_for("recordings", written.position)
+    after = query(app, token, LIST)
+    assert after != before
+    assert after["data"]["audios"]["items"][0]["transcriptText"] == "fresh words"
+
+
+def test_callers_never_share_entries(ovoz: Ovoz, app: Starlette) -> None:
+    alice, alice_token = sign_in(ovoz, ALICE, "111111")
+    _, bob_token = sign_in(ovoz, BOB, "222222")
+    upload(ovoz, alice)
+    assert query(app, alice_token, LIST)["data"]["audios"]["total"] == 1
+    assert query(app, bob_token, LIST)["data"]["audios"]["total"] == 0
+    assert query(app, bob_token, LIST)["data"]["audios"]["total"] == 0
+
+
+def test_an_admin_sees_every_users_change(ovoz: Ovoz, app: Starlette) -> None:
+    alice, _ = sign_in(ovoz, ALICE, "111111")
+    admin, admin_token = sign_in(ovoz, ADMIN, "333333")
+    assert admin.role is Role.ADMIN
+    upload(ovoz, alice)
+    assert query(app, admin_token, LIST)["data"]["audios"]["total"] == 1
+    upload(ovoz, alice)
+    assert query(app, admin_token, LIST)["data"]["audios"]["total"] == 2
+
+
+def test_other_fields_and_mutations_are_never_cached(ovoz: Ovoz, app: Starlette) -> None:
+    _, token = sign_in(ovoz, ALICE, "111111")
+    query(app, token, "{ me { id } }")
+    query(app, token, "{ me { id } audios { total } }")
+    query(app, token, "{ me { id } audios { total } }")
+    assert stats(app) == (0, 0)
+
+
+def _uuid(value: str) -> Any:
+    from uuid import UUID
+
+    return UUID(value)
