@@ -78,7 +78,11 @@ def ovoz_command() -> list[str]:
 
 
 def server_env(var_dir: Path, **settings: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in _OVOZ_SETTINGS}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in _OVOZ_SETTINGS and not k.startswith(("WHISPER_", "JOB_"))
+    }
     env.update(OVOZ_VAR_DIR=str(var_dir), PYTHONUNBUFFERED="1", **settings)
     return env
 
