@@ -16,11 +16,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from domain.access import Principal
 from domain.errors import InvalidPhoneNumberError
 from domain.phone import normalise_mobile, phone_subject_id
 from infrastructure.config import Settings
 from infrastructure.database import ConnectionParams
 from infrastructure.tokens import Tokens
+from projections.audios import _COLUMNS as AUDIO_COLUMNS
+from projections.audios import MAX_PAGE
 
 # The identity application's event table (eventsourcing names it after the application).
 _CHALLENGE_EVENTS = (
@@ -28,6 +31,19 @@ _CHALLENGE_EVENTS = (
     "WHERE originator_id = %s ORDER BY originator_version"
 )
 _USER_ROW = "SELECT id, role FROM users WHERE id = %s"
+# Exactly the statements of AudiosView.page for one owner's newest-first page.
+_AUDIO_PAGE = (
+    f"SELECT {AUDIO_COLUMNS} FROM audios WHERE owner_id = %s "
+    "ORDER BY created_at DESC, id DESC OFFSET %s LIMIT %s"
+)
+_AUDIO_COUNT = "SELECT count(*) AS n FROM audios WHERE owner_id = %s"
+_AUDIO_INDEX = {name.strip(): i for i, name in enumerate(AUDIO_COLUMNS.split(","))}
+# The edit twin: one row written in one transaction.
+EDITS_TABLE = (
+    "CREATE TABLE IF NOT EXISTS bench_edits (id bigserial PRIMARY KEY, audio_id uuid NOT NULL,"
+    " editor_id uuid NOT NULL, text text NOT NULL, at timestamptz NOT NULL DEFAULT now())"
+)
+_EDIT = "INSERT INTO bench_edits (audio_id, editor_id, text) VALUES (%s, %s, %s) RETURNING id"
 
 
 def create_baseline_app(settings: Settings) -> tuple[Starlette, ConnectionPool]:
@@ -70,6 +86,58 @@ def create_baseline_app(settings: Settings) -> tuple[Starlette, ConnectionPool]:
         user_id, role = rows[0]
         return JSONResponse({"data": {"me": {"id": str(UUID(str(user_id))), "role": role}}})
 
+    def principal_of(request: Request) -> Principal | None:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        return tokens.verify(token) if scheme.lower() == "bearer" else None
+
+    def page(owner_id: UUID, skip: int, limit: int) -> tuple[list[tuple[Any, ...]], int]:
+        with pool.connection() as conn, conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            rows = conn.execute(_AUDIO_PAGE, (owner_id, skip, limit)).fetchall()
+            count = conn.execute(_AUDIO_COUNT, (owner_id,)).fetchone()
+        return rows, int(count[0]) if count else 0
+
+    async def audios(request: Request) -> Response:
+        """What `audios(skip, limit) { items { <fields> } total }` does for an owner: the
+        JWT check, the same two statements, the same fields as JSON."""
+        principal = principal_of(request)
+        if principal is None:
+            return JSONResponse({"error": "UNAUTHENTICATED"}, status_code=401)
+        body = await request.json()
+        skip = max(0, int(body.get("skip", 0)))
+        limit = max(0, min(int(body.get("limit", 100)), MAX_PAGE))
+        rows, total = await run_in_threadpool(page, principal.user_id, skip, limit)
+        i = _AUDIO_INDEX
+        items = [
+            {
+                "id": str(r[i["id"]]),
+                "filename": r[i["filename"]],
+                "status": r[i["status"]],
+                "durationSeconds": r[i["duration_seconds"]],
+                "createdAt": r[i["created_at"]].isoformat(),
+            }
+            for r in rows
+        ]
+        return JSONResponse({"data": {"audios": {"items": items, "total": total}}})
+
+    def insert_edit(audio_id: UUID, editor_id: UUID, text: str) -> int:
+        with pool.connection() as conn, conn.transaction():
+            row = conn.execute(_EDIT, (audio_id, editor_id, text)).fetchone()
+        assert row is not None
+        return int(row[0])
+
+    async def edit(request: Request) -> Response:
+        """The edit twin: the JWT check, then one INSERT in its own transaction."""
+        principal = principal_of(request)
+        if principal is None:
+            return JSONResponse({"error": "UNAUTHENTICATED"}, status_code=401)
+        body = await request.json()
+        text = str(body["text"])
+        row_id = await run_in_threadpool(
+            insert_edit, UUID(str(body["id"])), principal.user_id, text
+        )
+        return JSONResponse({"data": {"edit": {"id": row_id, "transcriptText": text}}})
+
     async def health(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
@@ -79,6 +147,8 @@ def create_baseline_app(settings: Settings) -> tuple[Starlette, ConnectionPool]:
             Route("/otp/send", challenge, methods=["POST"]),
             Route("/otp/verify", challenge, methods=["POST"]),
             Route("/me", me, methods=["POST"]),
+            Route("/audios", audios, methods=["POST"]),
+            Route("/edit", edit, methods=["POST"]),
         ]
     )
     return app, pool

@@ -32,7 +32,7 @@ def _json(response: httpx.Response) -> Any:
 
 
 async def _graphql(
-    client: httpx.AsyncClient, query: str, variables: dict[str, str], token: str | None = None
+    client: httpx.AsyncClient, query: str, variables: dict[str, Any], token: str | None = None
 ) -> Any:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     body = _json(

@@ -29,10 +29,10 @@ class OperationFailed(Exception):
 
 
 async def _drive(
-    base_url: str, operation: Operation, count: int, concurrency: int, seconds: float
+    base_url: str, operation: Operation, count: int, concurrency: int, seconds: float, start: int
 ) -> Throughput:
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    next_index = iter(range(count))
+    next_index = iter(range(start, start + count))
     done = 0
     errors: list[str] = []
     async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30.0) as client:
@@ -57,6 +57,13 @@ async def _drive(
 
 
 def measure(
-    base_url: str, operation: Operation, *, count: int, concurrency: int, seconds: float
+    base_url: str,
+    operation: Operation,
+    *,
+    count: int,
+    concurrency: int,
+    seconds: float,
+    start: int = 0,
 ) -> Throughput:
-    return asyncio.run(_drive(base_url, operation, count, concurrency, seconds))
+    """Operations get the indices ``start``, ``start + 1``, ... (at most ``count``)."""
+    return asyncio.run(_drive(base_url, operation, count, concurrency, seconds, start))

@@ -71,7 +71,9 @@ def run_baseline(port: int) -> None:
 class ServerProcess:
     """One server in a subprocess, its output kept in a temporary log file."""
 
-    def __init__(self, kind: str, port: int, env: Mapping[str, str]) -> None:
+    def __init__(
+        self, kind: str, port: int, env: Mapping[str, str], argv: list[str] | None = None
+    ) -> None:
         self.kind = kind
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
@@ -79,12 +81,17 @@ class ServerProcess:
             prefix=f"ovoz-bench-{kind}-", suffix=".log", delete=False
         )
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "bench.servers", kind, str(port)],
+            argv or [sys.executable, "-m", "bench.servers", kind, str(port)],
             env={**os.environ, **env},
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
+
+    @property
+    def pid(self) -> int:
+        """The server's own process (uvicorn runs in it, no fork)."""
+        return self._process.pid
 
     def wait_healthy(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout

@@ -15,6 +15,7 @@ import os
 import struct
 import threading
 import time
+from collections import OrderedDict
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -36,6 +37,7 @@ _NONCE_BYTES = 12
 # Keys destroyed by another process are evicted at once through NOTIFY (see
 # KeyStore.follow_erasures); the time limit bounds the damage if that channel is down.
 _KEY_CACHE_SECONDS = 30.0
+_KEY_CACHE_MAX = 50_000
 ERASURES_CHANNEL = "ovoz_keys_destroyed"
 
 _CREATE_TABLE = """
@@ -71,7 +73,8 @@ class KeyStore(SubjectKeys):
         self._datastore = datastore
         self._master_id = master_key_id(master_key)
         self._keks = {master_key_id(k): _kek(k) for k in (*previous_master_keys, master_key)}
-        self._cache: dict[UUID, tuple[bytes, float]] = {}
+        self._cache: OrderedDict[UUID, tuple[bytes, float]] = OrderedDict()
+        self._evictions = 0
         self._lock = threading.Lock()
 
     def create_table(self) -> None:
@@ -115,6 +118,7 @@ class KeyStore(SubjectKeys):
         with self._lock:
             for subject_id in subject_ids:
                 self._cache.pop(subject_id, None)
+            self._evictions += 1
 
     def is_destroyed(self, subject_id: UUID) -> bool:
         with self._datastore.transaction(commit=False) as curs:
@@ -169,26 +173,38 @@ class KeyStore(SubjectKeys):
             return
         with self._lock:
             self._cache.pop(subject_id, None)
+            self._evictions += 1
 
     def forget_cache(self) -> None:
         with self._lock:
             self._cache.clear()
+            self._evictions += 1
 
     # -- internals -----------------------------------------------------------------------
 
     def _cached(self, subject_id: UUID) -> bytes | None:
         with self._lock:
             entry = self._cache.get(subject_id)
-        if entry is None or entry[1] < time.monotonic():
-            return None
-        return entry[0]
+            if entry is None:
+                return None
+            if entry[1] < time.monotonic():
+                del self._cache[subject_id]
+                return None
+            self._cache.move_to_end(subject_id)
+            return entry[0]
 
-    def _remember(self, subject_id: UUID, key: bytes) -> bytes:
+    def _remember(self, subject_id: UUID, key: bytes, evictions_seen: int) -> bytes:
+        """Cache ``key`` unless an eviction arrived since it was read (it may be the
+        destruction of this very key, which must not come back)."""
         with self._lock:
-            self._cache[subject_id] = (key, time.monotonic() + _KEY_CACHE_SECONDS)
+            if self._evictions == evictions_seen:
+                self._cache[subject_id] = (key, time.monotonic() + _KEY_CACHE_SECONDS)
+                while len(self._cache) > _KEY_CACHE_MAX:
+                    self._cache.popitem(last=False)
         return key
 
     def _load(self, subject_id: UUID) -> bytes | None:
+        evictions_seen = self._evictions
         with self._datastore.transaction(commit=False) as curs:
             curs.execute(
                 "SELECT wrapped_key, master_key_id, destroyed_at FROM subject_keys "
@@ -201,9 +217,10 @@ class KeyStore(SubjectKeys):
         if row["destroyed_at"] is not None:
             raise SubjectErasedError(str(subject_id))
         key = self._unwrap(subject_id, bytes(row["wrapped_key"]), row["master_key_id"])
-        return self._remember(subject_id, key)
+        return self._remember(subject_id, key, evictions_seen)
 
     def _create(self, subject_id: UUID) -> bytes:
+        evictions_seen = self._evictions
         key = AESGCM.generate_key(bit_length=256)
         with self._datastore.transaction(commit=True) as curs:
             curs.execute(
@@ -213,7 +230,7 @@ class KeyStore(SubjectKeys):
             )
             created = curs.rowcount == 1
         if created:
-            return self._remember(subject_id, key)
+            return self._remember(subject_id, key, evictions_seen)
         # Another process created it first (or erased it): use what is stored.
         stored = self._load(subject_id)
         if stored is None:
@@ -266,7 +283,7 @@ class SubjectEncryptingMapper(Mapper[UUID]):
         header = json.dumps(header_fields).encode()
         key = self.keys.key_for_writing(originator_id)
         nonce = os.urandom(_NONCE_BYTES)
-        aad = _aad(originator_id, version, topic)
+        aad = _aad(originator_id, version, topic, header)
         ciphertext = AESGCM(key).encrypt(nonce, self.transcoder.encode(state), aad)
         blob = _MAGIC + struct.pack(">H", len(header)) + header + nonce + ciphertext
         return StoredEvent(
@@ -275,7 +292,8 @@ class SubjectEncryptingMapper(Mapper[UUID]):
 
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
         originator_id = _as_uuid(stored_event.originator_id)
-        header, nonce, ciphertext = _split_blob(stored_event.state)
+        raw_header, nonce, ciphertext = _split_blob(stored_event.state)
+        header: dict[str, Any] = json.loads(raw_header)
         timestamp = datetime.fromisoformat(header["ts"])
         try:
             key = self.keys.key_for_reading(originator_id)
@@ -290,7 +308,7 @@ class SubjectEncryptingMapper(Mapper[UUID]):
                 topic=stored_event.topic,
                 owner_id=UUID(owner) if owner else None,
             )
-        aad = _aad(originator_id, stored_event.originator_version, stored_event.topic)
+        aad = _aad(originator_id, stored_event.originator_version, stored_event.topic, raw_header)
         try:
             plaintext = AESGCM(key).decrypt(nonce, ciphertext, aad)
         except InvalidTag:
@@ -310,19 +328,21 @@ class SubjectEncryptingMapper(Mapper[UUID]):
         return domain_event  # type: ignore[no-any-return]
 
 
-def _aad(originator_id: UUID, version: int, topic: str) -> bytes:
-    return originator_id.bytes + struct.pack(">q", version) + topic.encode()
+def _aad(originator_id: UUID, version: int, topic: str, header: bytes) -> bytes:
+    """What the ciphertext is bound to: its row and its readable header (timestamp, owner),
+    so neither a payload nor its header can be moved or altered unnoticed."""
+    return originator_id.bytes + struct.pack(">q", version) + topic.encode() + b"\x00" + header
 
 
 def _as_uuid(value: UUID | str) -> UUID:
     return value if isinstance(value, UUID) else UUID(str(value))
 
 
-def _split_blob(blob: bytes) -> tuple[dict[str, Any], bytes, bytes]:
-    """The readable header, the nonce and the ciphertext of a stored payload."""
+def _split_blob(blob: bytes) -> tuple[bytes, bytes, bytes]:
+    """The readable header (JSON), the nonce and the ciphertext of a stored payload."""
     if not blob.startswith(_MAGIC):
         raise ValueError("stored event state is not in the ovoz encrypted format")
     (header_len,) = struct.unpack(">H", blob[4:6])
-    header: dict[str, Any] = json.loads(blob[6 : 6 + header_len])
+    header = blob[6 : 6 + header_len]
     rest = blob[6 + header_len :]
     return header, rest[:_NONCE_BYTES], rest[_NONCE_BYTES:]

@@ -15,6 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import fields
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -186,14 +187,7 @@ class TranscriptionWorker:
             self._fail(job, "INFERENCE_FAILED", retryable=job.attempt < MAX_ATTEMPTS)
             return
         facts = TranscriptFacts(
-            text=result.text,
-            segments=result.segments,
-            language=result.language,
-            language_probability=result.language_probability,
-            language_uncertain=result.language_uncertain,
-            duration=result.duration,
-            model_name=result.model_name,
-            processing_seconds=result.processing_seconds,
+            **{f.name: getattr(result, f.name) for f in fields(TranscriptFacts)}
         )
         if self._record(
             lambda: self.recordings.complete_transcription(job.recording_id, job.attempt, facts)

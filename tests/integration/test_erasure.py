@@ -525,8 +525,14 @@ def test_key_destroyed_by_another_process_stops_decrypting_here_within_two_secon
     time.sleep(1.0)  # both key listeners are up (each empties its cache when it starts)
     alice = sign_in(here, ALICE)
     recording_id = upload(here, alice, other_clip)
-    assert here.recordings.load(recording_id).id == recording_id
-    assert here.keys._cached(recording_id) is not None  # the key is in this process's cache
+    deadline = time.monotonic() + 5.0
+    while True:  # read until the key sits in this process's cache (a listener that has
+        # just connected empties it once)
+        assert here.recordings.load(recording_id).id == recording_id
+        if here.keys._cached(recording_id) is not None:
+            break
+        assert time.monotonic() < deadline, "the key is never cached"
+        time.sleep(0.1)
 
     elsewhere.keys.destroy([recording_id])
     destroyed_at = time.monotonic()

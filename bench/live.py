@@ -1,0 +1,412 @@
+"""Live delivery latency and rebuild speed.
+
+``bench_delivery(database_url)``: 100 WebSocket subscribers (``audioStatus`` on one
+PROCESSING recording) on one ``ovoz api`` process, and a writer in this process that
+records 50 progress changes a second for ~10 s through ``AudiosView.set_progress`` (what
+the transcription worker does: an UPDATE and a NOTIFY in one transaction). Latency is
+receipt time in a client minus the time the writer's commit returned, on the same
+clock. Baseline: a plain psycopg ``LISTEN`` connection receiving the same notifications
+(PostgreSQL's own delivery, no API process or WebSocket in between).
+
+``bench_rebuild(database_url, events)``: ``rebuild(ovoz, "audios")`` over ``events``
+recordings events (real, encrypted, written through ``Recordings.save`` many aggregates
+at a time), against a plain ``SELECT * FROM recordings_events`` scan of the same rows
+through psycopg, in the same run.
+
+Both return rows ``(name, ovoz value, baseline value, ratio, note)``; both create a
+schema of their own on ``database_url`` and drop it afterwards. Run alone with
+``python -m bench.live [--database-url URL] [--events N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import secrets
+import socket
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from bench.database import DEFAULT_URL
+from bench.servers import ServerProcess
+from domain.recordings import Recording, TranscriptFacts
+from infrastructure.bootstrap import Ovoz, bootstrap
+from infrastructure.config import Settings
+
+Row = tuple[str, float, float | None, float | None, str]
+
+SUBSCRIBERS = 100
+RATE = 50  # status changes per second
+SECONDS = 10.0
+PHONE = "+998909999999"
+CODE = "999999"
+_QUERY = "subscription($id: ID!) { audioStatus(id: $id) { status progress version } }"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _secret() -> str:
+    return base64.urlsafe_b64encode(secrets.token_bytes(48)).decode()
+
+
+@contextmanager
+def _environment(database_url: str) -> Iterator[dict[str, str]]:
+    """A fresh schema and var dir, and the settings every process of the run shares."""
+    schema = f"bench_live_{uuid.uuid4().hex[:10]}"
+    with tempfile.TemporaryDirectory(prefix="ovoz-bench-live-") as var_dir:
+        env = {
+            "ENV": "development",
+            "DATABASE_URL": database_url,
+            "DATABASE_SCHEMA": schema,
+            "OVOZ_VAR_DIR": var_dir,
+            "JWT_SECRET": _secret(),
+            "MASTER_KEY": _secret(),
+            "OTP_PEPPER": _secret(),
+            "PHONE_HMAC_KEY": _secret(),
+            "OTP_TEST_NUMBERS": f"{PHONE}:{CODE}",
+            "LOG_LEVEL": "WARNING",
+        }
+        try:
+            yield env
+        finally:
+            with psycopg.connect(database_url, autocommit=True) as conn:
+                conn.execute(
+                    sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
+                )
+
+
+def _facts(n: int) -> dict[str, Any]:
+    return {
+        "filename": f"talk-{n}.flac",
+        "content_type": "audio/flac",
+        "size_bytes": 100_000 + n,
+        "sha256": f"{n:064x}",
+        "blob_key": uuid.uuid4().hex,
+        "duration_seconds": 30.0,
+        "language": "en",
+    }
+
+
+def _transcript(n: int) -> TranscriptFacts:
+    segments = [
+        {"id": i, "start": 3.0 * i, "end": 3.0 * i + 2.5, "text": f"segment {i} of talk {n}"}
+        for i in range(4)
+    ]
+    return TranscriptFacts(
+        text=" ".join(s["text"] for s in segments),
+        segments=segments,
+        language="en",
+        language_probability=0.97,
+        language_uncertain=False,
+        duration=30.0,
+        model_name="tiny.en",
+        processing_seconds=2.0,
+    )
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+# -- delivery -----------------------------------------------------------------------------------
+
+
+async def _subscriber(
+    url: str,
+    token: str,
+    audio_id: str,
+    ready: asyncio.Event,
+    ready_count: list[int],
+    stop: asyncio.Event,
+    received: dict[float, list[float]],
+) -> None:
+    from websockets.asyncio.client import connect
+    from websockets.typing import Subprotocol
+
+    async with connect(url, subprotocols=[Subprotocol("graphql-transport-ws")]) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": token}}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        await ws.send(
+            json.dumps(
+                {
+                    "id": "1",
+                    "type": "subscribe",
+                    "payload": {"query": _QUERY, "variables": {"id": audio_id}},
+                }
+            )
+        )
+        first = json.loads(await ws.recv())
+        assert first["type"] == "next", first
+        ready_count[0] += 1
+        if ready_count[0] == SUBSCRIBERS:
+            ready.set()
+        while not stop.is_set():
+            try:
+                raw = await asyncio.wait_for(ws.recv(), 0.5)
+            except TimeoutError:
+                continue
+            now = time.time()
+            message = json.loads(raw)
+            if message.get("type") == "ping":
+                await ws.send(json.dumps({"type": "pong"}))
+                continue
+            if message.get("type") != "next":
+                continue
+            progress = message["payload"]["data"]["audioStatus"]["progress"]
+            if progress is not None:
+                received.setdefault(progress, []).append(now)
+
+
+def _plain_listener(
+    params: Any, channel: str, stop: threading.Event, started: threading.Event, got: dict
+) -> None:
+    with params.connect() as conn:
+        conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+        started.set()
+        while not stop.is_set():
+            for notice in conn.notifies(timeout=0.5):
+                now = time.time()
+                payload = json.loads(notice.payload)
+                if payload.get("progress") is not None:
+                    got[payload["progress"]] = now
+
+
+def bench_delivery(database_url: str = DEFAULT_URL) -> list[Row]:
+    """Commit-to-receipt latency of status changes, p50 and p99 (ms)."""
+    from domain.identity import Role
+    from projections.audios import AUDIO_EVENTS_CHANNEL
+
+    with _environment(database_url) as env:
+        settings = Settings.from_env(env)
+        ovoz = bootstrap(settings)
+        try:
+            ovoz.start_projections()
+            ovoz.identity.send_code(PHONE)
+            signed_in = ovoz.identity.verify_code(PHONE, CODE)
+            token = "Bearer " + ovoz.tokens.issue(signed_in.user_id, Role.USER).token
+            recording = Recording(
+                id=ovoz.recordings.new_id(), owner_id=signed_in.user_id, **_facts(0)
+            )
+            recording.start_transcription("bench-writer", 1)
+            ovoz.recordings.save(recording)
+            position = ovoz.recordings.recorder.max_notification_id() or 0
+            assert ovoz.wait_for("recordings", position)
+            assert ovoz.wait_for("identity", ovoz.identity.recorder.max_notification_id() or 0)
+            port = _free_port()
+            command = [str(Path(sys.executable).with_name("ovoz")), "api", "--port", str(port)]
+            with ServerProcess("ovoz-api", port, env, argv=command) as server:
+                server.wait_healthy()
+                latencies, baseline, sent, lost = _measure(
+                    ovoz, server.port, token, str(recording.id), AUDIO_EVENTS_CHANNEL
+                )
+        finally:
+            ovoz.close()
+    p50, p99 = _percentile(latencies, 0.5), _percentile(latencies, 0.99)
+    b50, b99 = _percentile(baseline, 0.5), _percentile(baseline, 0.99)
+    note = (
+        f"{SUBSCRIBERS} subscribers, {sent} changes at {RATE}/s; {len(latencies)} deliveries, "
+        f"{lost} missing (dropped from full queues); baseline: plain LISTEN in the "
+        "writer's process (can be < 0: the commit time is taken after COMMIT returns)"
+    )
+    return [
+        ("live delivery p50 (ms)", p50, b50, p50 / b50 if b50 > 0 else None, note),
+        (
+            "live delivery p99 (ms)",
+            p99,
+            b99,
+            p99 / b99 if b99 > 0 else None,
+            f"target p99 <= 100 ms: {'met' if p99 <= 100 else 'MISSED'}",
+        ),
+        (
+            "live delivery mean (ms)",
+            statistics.fmean(latencies),
+            statistics.fmean(baseline),
+            None,
+            "",
+        ),
+    ]
+
+
+def _measure(
+    ovoz: Ovoz, port: int, token: str, audio_id: str, channel: str
+) -> tuple[list[float], list[float], int, int]:
+    committed: dict[float, float] = {}
+    plain: dict[float, float] = {}
+    received: dict[float, list[float]] = {}
+
+    def writer(go: threading.Event) -> None:
+        go.wait()
+        count = int(RATE * SECONDS)
+        start = time.monotonic()
+        for i in range(1, count + 1):
+            target = start + i / RATE
+            delay = target - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            progress = round(i / (count + 1), 6)
+            assert ovoz.audios.set_progress(uuid.UUID(audio_id), progress)
+            committed[progress] = time.time()  # set_progress returns once committed
+
+    async def run() -> None:
+        ready, stop = asyncio.Event(), asyncio.Event()
+        ready_count = [0]
+        url = f"ws://127.0.0.1:{port}/graphql"
+        tasks = [
+            asyncio.create_task(
+                _subscriber(url, token, audio_id, ready, ready_count, stop, received)
+            )
+            for _ in range(SUBSCRIBERS)
+        ]
+        await asyncio.wait_for(ready.wait(), 60)
+        listen_stop, listening = threading.Event(), threading.Event()
+        listener = threading.Thread(
+            target=_plain_listener,
+            args=(ovoz.params, channel, listen_stop, listening, plain),
+            daemon=True,
+        )
+        listener.start()
+        listening.wait(10)
+        go = threading.Event()
+        writing = threading.Thread(target=writer, args=(go,), daemon=True)
+        writing.start()
+        go.set()
+        await asyncio.to_thread(writing.join)
+        await asyncio.sleep(2.0)  # the last deliveries
+        stop.set()
+        listen_stop.set()
+        await asyncio.gather(*tasks)
+        listener.join(5)
+
+    asyncio.run(run())
+    latencies = [
+        (at - committed[p]) * 1000
+        for p, times in received.items()
+        if p in committed
+        for at in times
+    ]
+    baseline = [(at - committed[p]) * 1000 for p, at in plain.items() if p in committed]
+    expected = len(committed) * SUBSCRIBERS
+    return latencies, baseline, len(committed), expected - len(latencies)
+
+
+# -- rebuild ------------------------------------------------------------------------------------
+
+
+def _generate(ovoz: Ovoz, owner: uuid.UUID, events: int, batch: int = 250) -> int:
+    """``events`` recordings events: per recording uploaded, started, completed, edited
+    (4 events), saved ``batch`` recordings per ``save`` (one transaction)."""
+    written = 0
+    n = 0
+    while written < events:
+        aggregates = []
+        for _ in range(min(batch, (events - written + 3) // 4)):
+            recording = Recording(id=ovoz.recordings.new_id(), owner_id=owner, **_facts(n))
+            recording.start_transcription("bench", 1)
+            recording.complete_transcription(1, _transcript(n))
+            recording.edit_transcript(owner, f"edited talk {n}", [], None)
+            aggregates.append(recording)
+            n += 1
+        ovoz.recordings.save(*aggregates)
+        written += 4 * len(aggregates)
+    return written
+
+
+def _scan(params: Any) -> tuple[int, float]:
+    """Every row of recordings_events through psycopg, as a client reads a table."""
+    started = time.perf_counter()
+    rows = 0
+    with params.connect(autocommit=False) as conn:
+        with conn.cursor(name="scan") as cursor:
+            cursor.itersize = 2000
+            cursor.execute(
+                sql.SQL("SELECT * FROM {}.recordings_events ORDER BY notification_id").format(
+                    sql.Identifier(params.schema)
+                )
+            )
+            for _ in cursor:
+                rows += 1
+        conn.rollback()
+    return rows, time.perf_counter() - started
+
+
+def bench_rebuild(database_url: str = DEFAULT_URL, events: int = 1_000_000) -> list[Row]:
+    """Rebuild speed of the audios read model (events/s) against a plain SQL scan."""
+    from infrastructure.rebuild import rebuild
+
+    with _environment(database_url) as env:
+        settings = Settings.from_env(env)
+        ovoz = bootstrap(settings)
+        try:
+            owner = uuid.uuid4()
+            started = time.perf_counter()
+            generated = _generate(ovoz, owner, events)
+            generating = time.perf_counter() - started
+            with ovoz.params.connect() as conn:
+                conn.execute(
+                    sql.SQL("VACUUM ANALYZE {}.recordings_events").format(
+                        sql.Identifier(ovoz.params.schema)
+                    )
+                )
+            _scan(ovoz.params)  # warm the cache for both
+            rows, scan_seconds = _scan(ovoz.params)
+            report = rebuild(ovoz, "audios")
+            rows_again, scan_again = _scan(ovoz.params)
+        finally:
+            ovoz.close()
+    scan_rate = (rows + rows_again) / (scan_seconds + scan_again)
+    rate = report.events_per_second
+    ratio = rate / scan_rate if scan_rate else None
+    met = "met" if ratio is not None and ratio >= 0.5 else "MISSED"
+    return [
+        (
+            "rebuild audios (events/s)",
+            rate,
+            scan_rate,
+            ratio,
+            f"{report.events} events in {report.seconds:.1f} s vs plain SELECT * scan; "
+            f"target >= 50% of the scan: {met}; generated {generated} events in "
+            f"{generating:.0f} s",
+        )
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.live")
+    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL") or DEFAULT_URL)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--only", choices=("delivery", "rebuild"))
+    args = parser.parse_args(argv)
+    rows: list[Row] = []
+    if args.only != "rebuild":
+        rows += bench_delivery(args.database_url)
+    if args.only != "delivery":
+        rows += bench_rebuild(args.database_url, args.events)
+    print(f"{'measure':<28} {'ovoz':>12} {'baseline':>12} {'ratio':>7}  note")
+    for name, value, base, ratio, note in rows:
+        b = f"{base:12.1f}" if base is not None else f"{'-':>12}"
+        r = f"{ratio:7.3f}" if ratio is not None else f"{'-':>7}"
+        print(f"{name:<28} {value:12.1f} {b} {r}  {note}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
