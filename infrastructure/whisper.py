@@ -146,6 +146,12 @@ class EngineSettings:
             allow_download=settings.whisper_allow_download,
         )
 
+    @property
+    def routes_by_language(self) -> bool:
+        """Whether some language is sent to another model than the default."""
+        default = self.spec_for(None)
+        return any(lang != "*" and spec != default for lang, spec in self.models.items())
+
     def spec_for(self, language: str | None) -> str:
         """The model spec for ``language`` (None: the default model)."""
         if language and language in self.models:
@@ -382,6 +388,11 @@ class WhisperEngine:
             loaded = self.model(self.settings.spec_for(hint))
             language: str | None = hint
             probability = 1.0
+        elif not self.settings.routes_by_language:
+            # One model for every language: let its own first pass detect the language
+            # rather than paying for a separate detection pass.
+            loaded = self.model(self.settings.spec_for(None))
+            language, probability = None, 0.0
         else:
             loaded = self.model(self.settings.spec_for(None))
             language, probability = _detect_language(loaded.model, audio)
