@@ -224,7 +224,8 @@ def bench_delivery(database_url: str = DEFAULT_URL) -> list[Row]:
     b50, b99 = _percentile(baseline, 0.5), _percentile(baseline, 0.99)
     note = (
         f"{SUBSCRIBERS} subscribers, {sent} changes at {RATE}/s; {len(latencies)} deliveries, "
-        f"{lost} missing (dropped from full queues); baseline: plain LISTEN in the "
+        f"{lost} progress ticks not sent (a subscriber behind gets only the latest tick "
+        "for a recording, never a backlog); baseline: plain LISTEN in the "
         "writer's process (can be < 0: the commit time is taken after COMMIT returns)"
     )
     return [

@@ -16,6 +16,7 @@ import struct
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -100,6 +101,23 @@ class KeyStore(SubjectKeys):
         if key is None:
             raise SubjectErasedError(str(subject_id))
         return key
+
+    def prefetch(self, subject_ids: Iterable[UUID]) -> None:
+        """Load the live keys of many subjects in one query (replays read thousands)."""
+        missing = [s for s in set(subject_ids) if self._cached(s) is None]
+        if not missing:
+            return
+        evictions_seen = self._evictions
+        with self._datastore.transaction(commit=False) as curs:
+            curs.execute(
+                "SELECT subject_id, wrapped_key, master_key_id FROM subject_keys "
+                "WHERE subject_id = ANY(%s) AND destroyed_at IS NULL",
+                (missing,),
+            )
+            rows = curs.fetchall()
+        for row in rows:
+            key = self._unwrap(row["subject_id"], bytes(row["wrapped_key"]), row["master_key_id"])
+            self._remember(row["subject_id"], key, evictions_seen)
 
     def destroy(self, subject_ids: list[UUID]) -> None:
         """Destroy the keys of ``subject_ids`` for good (crypto-shredding)."""

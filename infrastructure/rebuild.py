@@ -23,26 +23,30 @@ from psycopg import sql
 from infrastructure.bootstrap import Ovoz
 from infrastructure.database import ConnectionParams, SchemaDatastore
 from infrastructure.projection_runner import LogSource
-from projections.audios import AudiosProjection, AudiosView
-from projections.users import UsersProjection, UsersView
+from projections.audios import AudiosInMemory, AudiosProjection, AudiosView
+from projections.users import UsersInMemory, UsersProjection, UsersView
 
 log = logging.getLogger("ovoz.rebuild")
 
-_PAGE = 2000
+_PAGE = 5000
 Progress = Callable[[int, int, float], None]  # done, total, events per second
 
 
 @dataclass(frozen=True)
 class _Spec:
     view: Callable[[SchemaDatastore], Any]
+    in_memory: Callable[[], Any]
     projection: Callable[[Any], Projection[Any]]
     tables: tuple[str, ...]
 
 
 SPECS: dict[str, _Spec] = {
-    "users": _Spec(UsersView, UsersProjection, ("users", "users_tracking")),
+    "users": _Spec(UsersView, UsersInMemory, UsersProjection, ("users", "users_tracking")),
     "audios": _Spec(
-        AudiosView, AudiosProjection, ("audios", "audio_owner_positions", "audios_tracking")
+        AudiosView,
+        AudiosInMemory,
+        AudiosProjection,
+        ("audios", "audio_owner_positions", "audios_tracking"),
     ),
 }
 
@@ -71,8 +75,14 @@ def rebuild(ovoz: Ovoz, name: str, progress: Progress | None = None) -> RebuildR
         view = spec.view(datastore)
         view.announce = False  # subscribers have seen these changes already
         view.create_table()
+        # The bulk of the log is folded in memory and copied in at once; the few events
+        # that arrive meanwhile go through the table view, under the swap's locks.
+        memory = spec.in_memory()
+        events = _replay(
+            source, spec.projection(memory), datastore, progress=progress, started=started
+        )
+        memory.copy_into(view, source.name)
         projection = spec.projection(view)
-        events = _replay(source, projection, datastore, progress=progress, started=started)
         events += _swap(
             main, staging, spec, source=source, projection=projection, datastore=datastore
         )
@@ -101,6 +111,9 @@ def _replay(
         )
         if not page:
             return done
+        keys = getattr(source.mapper, "keys", None)
+        if keys is not None:
+            keys.prefetch(n.originator_id for n in page)
         with datastore.batch():
             for notification in page:
                 event = source.mapper.to_domain_event(notification)

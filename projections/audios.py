@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import singledispatchmethod
 from typing import Any
@@ -401,3 +401,67 @@ class AudiosProjection(Projection[AudiosView]):
     def _(self, e: ErasedEvent, tracking: Tracking) -> None:
         # An erased subject leaves no row behind, whichever event we were replaying.
         self.view.remove(e.originator_id, tracking, owner_id=e.owner_id)
+
+
+class AudiosInMemory:
+    """The audios view's writes applied to a dict: replaying a whole log this way and
+    copying the result into an empty table at the end is many times faster than a
+    transaction per event (``ovoz projections rebuild``). Same projection, same rows."""
+
+    def __init__(self) -> None:
+        self.rows: dict[UUID, AudioRow] = {}
+        self.owners: dict[UUID, int] = {}
+        self.position = 0
+
+    def max_tracking_id(self, application_name: str) -> int | None:
+        return self.position or None
+
+    def insert(self, row: AudioRow, tracking: Tracking) -> None:
+        self.rows.setdefault(row.id, row)
+        self._touch(row.owner_id, tracking)
+
+    def update(
+        self, audio_id: UUID, version: int, at: datetime, tracking: Tracking, change: Any
+    ) -> None:
+        row = self.rows.get(audio_id)
+        if row is not None:
+            columns = {**change(row), "version": version, "updated_at": at}
+            if "status" in columns:
+                columns["status"] = TranscriptionStatus(columns["status"])
+            self.rows[audio_id] = replace(row, **columns)
+            self._touch(row.owner_id, tracking)
+        self.skip(tracking)
+
+    def remove(self, audio_id: UUID, tracking: Tracking, owner_id: UUID | None = None) -> None:
+        row = self.rows.pop(audio_id, None)
+        owner = row.owner_id if row is not None else owner_id
+        if owner is not None:
+            self._touch(owner, tracking)
+        self.skip(tracking)
+
+    def skip(self, tracking: Tracking) -> None:
+        self.position = max(self.position, tracking.notification_id)
+
+    def _touch(self, owner_id: UUID, tracking: Tracking) -> None:
+        self.owners[owner_id] = tracking.notification_id
+        self.skip(tracking)
+
+    def copy_into(self, view: AudiosView, application_name: str) -> None:
+        """Write everything into ``view``'s empty tables, with its tracking position."""
+        with view.datastore.transaction(commit=True) as curs:
+            with curs.copy(f"COPY audios ({_COLUMNS}) FROM STDIN") as copy:
+                for r in self.rows.values():
+                    copy.write_row(
+                        (
+                            r.id, r.owner_id, r.filename, r.content_type, r.size_bytes,
+                            r.sha256, r.duration_seconds, r.status.value, r.progress,
+                            r.language, r.transcript_text, Jsonb(r.segments), r.error,
+                            r.version, r.created_at, r.updated_at, r.language_probability,
+                            r.language_uncertain, r.model_name,
+                        )
+                    )  # fmt: skip
+            with curs.copy("COPY audio_owner_positions (owner_id, position) FROM STDIN") as copy:
+                for owner, position in self.owners.items():
+                    copy.write_row((owner, position))
+            if self.position:
+                view._insert_tracking(curs, Tracking(application_name, self.position))

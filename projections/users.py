@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import singledispatchmethod
 from typing import Any
@@ -120,3 +120,41 @@ class UsersProjection(Projection[UsersView]):
     def _(self, domain_event: ErasedEvent, tracking: Tracking) -> None:
         # An erased user leaves no row; for other subjects this deletes nothing.
         self.view.remove(domain_event.originator_id, tracking)
+
+
+class UsersInMemory:
+    """The users view's writes applied to a dict, for fast replays (see AudiosInMemory)."""
+
+    def __init__(self) -> None:
+        self.rows: dict[UUID, UserRow] = {}
+        self.position = 0
+
+    def max_tracking_id(self, application_name: str) -> int | None:
+        return self.position or None
+
+    def register(self, row: UserRow, tracking: Tracking) -> None:
+        self.rows.setdefault(row.id, row)
+        self.skip(tracking)
+
+    def change_role(self, user_id: UUID, role: Role, at: datetime, tracking: Tracking) -> None:
+        row = self.rows.get(user_id)
+        if row is not None:
+            self.rows[user_id] = replace(row, role=role, updated_at=at)
+        self.skip(tracking)
+
+    def remove(self, user_id: UUID, tracking: Tracking) -> None:
+        self.rows.pop(user_id, None)
+        self.skip(tracking)
+
+    def skip(self, tracking: Tracking) -> None:
+        self.position = max(self.position, tracking.notification_id)
+
+    def copy_into(self, view: UsersView, application_name: str) -> None:
+        with view.datastore.transaction(commit=True) as curs:
+            with curs.copy(
+                "COPY users (id, phone, role, created_at, updated_at) FROM STDIN"
+            ) as copy:
+                for r in self.rows.values():
+                    copy.write_row((r.id, r.phone, r.role.value, r.created_at, r.updated_at))
+            if self.position:
+                view._insert_tracking(curs, Tracking(application_name, self.position))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator
 from typing import Any
 from uuid import UUID
@@ -119,11 +120,12 @@ class RecordingsSubscription:
                 raise _not_found(context)
             yield first
             while True:
-                event = await follower.on_notice(await queue.get())
-                if event is False:
-                    return
-                if isinstance(event, AudioStatusEvent):
-                    yield event
+                for notice in await _next_notices(queue):
+                    event = await follower.on_notice(notice)
+                    if event is False:
+                        return
+                    if isinstance(event, AudioStatusEvent):
+                        yield event
 
     @strawberry.subscription(
         description="Changes of all your recordings; first the ones still in progress."
@@ -143,19 +145,34 @@ class RecordingsSubscription:
                 else:
                     follower.version = row.version
             while True:
-                notice = await queue.get()
-                targets = list(followers) if notice.get("resync") else [_id(notice)]
-                for audio_id in targets:
-                    if audio_id is None:
-                        continue
-                    follower = followers.setdefault(
-                        audio_id, _Follower(context, principal, audio_id)
-                    )
-                    event = await follower.on_notice(notice)
-                    if event is False:
-                        followers.pop(audio_id, None)
-                    elif isinstance(event, AudioStatusEvent):
-                        yield event
+                for notice in await _next_notices(queue):
+                    targets = list(followers) if notice.get("resync") else [_id(notice)]
+                    for audio_id in targets:
+                        if audio_id is None:
+                            continue
+                        follower = followers.setdefault(
+                            audio_id, _Follower(context, principal, audio_id)
+                        )
+                        event = await follower.on_notice(notice)
+                        if event is False:
+                            followers.pop(audio_id, None)
+                        elif isinstance(event, AudioStatusEvent):
+                            yield event
+
+
+async def _next_notices(queue: asyncio.Queue[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The waiting notices, oldest first, without progress ticks that a later notice
+    about the same recording supersedes: a subscriber that falls behind catches up
+    at once instead of replaying every tick it missed."""
+    notices = [await queue.get()]
+    while not queue.empty():
+        notices.append(queue.get_nowait())
+    latest = {str(n.get("id")): i for i, n in enumerate(notices)}
+    return [
+        n
+        for i, n in enumerate(notices)
+        if n.get("progress") is None or latest[str(n.get("id"))] == i or n.get("resync")
+    ]
 
 
 def _id(notice: dict[str, Any]) -> UUID | None:
