@@ -54,6 +54,7 @@ class Ovoz:
     database: Database
     params: ConnectionParams
     datastore: PostgresDatastore
+    read_models: PostgresDatastore  # the users and audios views: commits need no WAL flush
     keys: KeyStore
     clock: Clock
     identity: Identity
@@ -162,6 +163,7 @@ class Ovoz:
             projection.stop()
         self.identity.close()
         self.recordings.close()
+        self.read_models.close()
         self.datastore.close()
         self.database.close()
 
@@ -194,6 +196,7 @@ def bootstrap(
     database = Database(settings)
     params = database.open()
     datastore = params.datastore(pool_size=4)
+    read_models = params.datastore(pool_size=4, durable=False)
     try:
         keys = KeyStore(datastore, settings.master_key, settings.previous_master_keys)
         keys.create_table()
@@ -223,9 +226,9 @@ def bootstrap(
                 t, keys, erased_as_placeholder=True
             ),
         )
-        users = UsersView(datastore)
+        users = UsersView(read_models)
         users.create_table()
-        audios = AudiosView(datastore)
+        audios = AudiosView(read_models)
         audios.create_table()
         erasure = ErasureTracking(datastore)
         erasure.create_table()
@@ -234,6 +237,7 @@ def bootstrap(
         )
         jobs.create_table()
     except Exception:
+        read_models.close()
         datastore.close()
         database.close()
         raise
@@ -242,6 +246,7 @@ def bootstrap(
         database=database,
         params=params,
         datastore=datastore,
+        read_models=read_models,
         keys=keys,
         clock=clock,
         identity=identity,

@@ -89,8 +89,11 @@ class ConnectionParams:
     def in_schema(self, schema: str) -> ConnectionParams:
         return replace(self, schema=schema)
 
-    def datastore(self, pool_size: int = 4) -> SchemaDatastore:
-        """A connection pool for read models and other tables of ours."""
+    def datastore(self, pool_size: int = 4, *, durable: bool = True) -> SchemaDatastore:
+        """A connection pool for read models and other tables of ours. ``durable=False``
+        commits without waiting for the WAL flush: for read models only, which a crash
+        cannot corrupt (rows and tracking position roll back together, and the projection
+        replays from there) but which a flush per event would slow down."""
         return SchemaDatastore(
             dbname=self.dbname,
             host=self.host,
@@ -103,6 +106,7 @@ class ConnectionParams:
             pre_ping=True,
             lock_timeout=5,
             idle_in_transaction_session_timeout=30,
+            durable=durable,
         )
 
     def connect(self, *, autocommit: bool = True) -> psycopg.Connection[Any]:
@@ -119,6 +123,10 @@ class SchemaDatastore(PostgresDatastore):
     commit instead of one (used by rebuilds, from one thread)."""
 
     _batch_cursor: psycopg.Cursor[Any] | None = None
+
+    def __init__(self, *args: Any, durable: bool = True, **kwargs: Any) -> None:
+        self.durable = durable  # read by after_connect_func, which the base __init__ calls
+        super().__init__(*args, **kwargs)
 
     @contextmanager
     def transaction(self, *, commit: bool = False) -> Iterator[psycopg.Cursor[Any]]:
@@ -140,10 +148,13 @@ class SchemaDatastore(PostgresDatastore):
     def after_connect_func(self) -> Callable[[psycopg.Connection[Any]], None]:
         base = super().after_connect_func()
         statement = sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema))
+        durable = self.durable
 
         def after_connect(conn: psycopg.Connection[Any]) -> None:
             base(conn)
             conn.cursor().execute(statement)
+            if not durable:
+                conn.cursor().execute("SET synchronous_commit = off")
 
         return after_connect
 
