@@ -84,6 +84,8 @@ class ConnectionParams:
             "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "30",
             "POSTGRES_PRE_PING": "y",
             "CREATE_TABLE": "y",
+            # Stores each new subject's data key with its first events (one transaction).
+            "APPLICATION_RECORDER_TOPIC": "infrastructure.encryption:KeyedApplicationRecorder",
         }
 
     def in_schema(self, schema: str) -> ConnectionParams:

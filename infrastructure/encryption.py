@@ -16,7 +16,7 @@ import struct
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -25,8 +25,11 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
-from eventsourcing.postgres import PostgresDatastore
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.utils import get_topic, resolve_topic
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Identifier
 
 from domain.erasure import ErasedEvent
 from domain.errors import SubjectErasedError
@@ -75,6 +78,7 @@ class KeyStore(SubjectKeys):
         self._master_id = master_key_id(master_key)
         self._keks = {master_key_id(k): _kek(k) for k in (*previous_master_keys, master_key)}
         self._cache: OrderedDict[UUID, tuple[bytes, float]] = OrderedDict()
+        self._pending: dict[UUID, bytes] = {}
         self._evictions = 0
         self._lock = threading.Lock()
 
@@ -82,15 +86,48 @@ class KeyStore(SubjectKeys):
         with self._datastore.transaction(commit=True) as curs:
             curs.execute(_CREATE_TABLE)
 
-    def key_for_writing(self, subject_id: UUID) -> bytes:
-        """The subject's key, created on first use. Raises if the subject was erased."""
+    def key_for_writing(self, subject_id: UUID, *, new_subject: bool = False) -> bytes:
+        """The subject's key, created on first use. Raises if the subject was erased.
+
+        For a ``new_subject`` (its first event) the key is made here and stored by
+        KeyedApplicationRecorder in the same transaction as that event, saving a
+        transaction per new subject; elsewhere it is created in a transaction of its own.
+        """
         cached = self._cached(subject_id)
         if cached is not None:
             return cached
+        if new_subject and self.stores_keys_with_events:
+            return self._pending_key(subject_id)
         key = self._load(subject_id)
         if key is None:
             key = self._create(subject_id)
         return key
+
+    # -- keys stored with their subject's first event (KeyedApplicationRecorder) ---------
+
+    stores_keys_with_events = False
+
+    def _pending_key(self, subject_id: UUID) -> bytes:
+        key = AESGCM.generate_key(bit_length=256)
+        with self._lock:
+            self._pending[subject_id] = self._wrap(subject_id, key)
+        return self._remember(subject_id, key, self._evictions)
+
+    def take_pending(self, subject_ids: Iterable[UUID]) -> list[tuple[UUID, bytes, str]]:
+        """The keys made for these subjects and not stored yet (rows for subject_keys)."""
+        with self._lock:
+            return [
+                (s, self._pending[s], self._master_id)
+                for s in set(subject_ids)
+                if s in self._pending
+            ]
+
+    def settle_pending(self, subject_ids: Iterable[UUID], *, stored: bool) -> None:
+        """After the transaction: keep the keys it stored, forget those it did not."""
+        with self._lock:
+            for subject_id in set(subject_ids):
+                if self._pending.pop(subject_id, None) is not None and not stored:
+                    self._cache.pop(subject_id, None)
 
     def key_for_reading(self, subject_id: UUID) -> bytes:
         """The subject's key; SubjectErasedError if it was destroyed or never existed."""
@@ -299,7 +336,7 @@ class SubjectEncryptingMapper(Mapper[UUID]):
         if isinstance(state.get("owner_id"), UUID):
             header_fields["owner"] = str(state["owner_id"])  # a pseudonymous id, not data
         header = json.dumps(header_fields).encode()
-        key = self.keys.key_for_writing(originator_id)
+        key = self.keys.key_for_writing(originator_id, new_subject=version == 1)
         nonce = os.urandom(_NONCE_BYTES)
         aad = _aad(originator_id, version, topic, header)
         ciphertext = AESGCM(key).encrypt(nonce, self.transcoder.encode(state), aad)
@@ -364,3 +401,43 @@ def _split_blob(blob: bytes) -> tuple[bytes, bytes, bytes]:
     header = blob[6 : 6 + header_len]
     rest = blob[6 + header_len :]
     return header, rest[:_NONCE_BYTES], rest[_NONCE_BYTES:]
+
+
+class KeyedApplicationRecorder(PostgresApplicationRecorder):
+    """Stores the data keys of new subjects in the transaction that stores their first
+    events (a subject's key and its first event are written together or not at all).
+
+    Selected with ``APPLICATION_RECORDER_TOPIC``; the composition root hands it the key
+    store (``keys``). A key row that already exists fails the insert, and so the whole
+    transaction, like any concurrent write to the same aggregate would."""
+
+    keys: KeyStore | None = None
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        subject_ids = [_as_uuid(e.originator_id) for e in stored_events]
+        try:
+            ids: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
+        except BaseException:
+            if self.keys is not None:
+                self.keys.settle_pending(subject_ids, stored=False)
+            raise
+        if self.keys is not None:
+            self.keys.settle_pending(subject_ids, stored=True)
+        return ids
+
+    def _insert_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        if self.keys is not None:
+            rows = self.keys.take_pending(_as_uuid(e.originator_id) for e in stored_events)
+            if rows:
+                curs.executemany(
+                    SQL(
+                        "INSERT INTO {}.subject_keys (subject_id, wrapped_key, master_key_id) "
+                        "VALUES (%s, %s, %s)"
+                    ).format(Identifier(self.datastore.schema)),
+                    rows,
+                )
+        super()._insert_events(curs, stored_events, **kwargs)
