@@ -241,19 +241,24 @@ class UploadLimitMiddleware:
     """Refuses request bodies past ``max_body`` bytes while they stream in, before they
     are spooled to disk: at once when Content-Length says so, else when the count passes
     the limit. Bodies a little over the file limit (multipart overhead) get through, and
-    uploadAudio answers those with its typed FileTooLarge."""
+    uploadAudio answers those with its typed FileTooLarge. Anything but a multipart upload
+    (a JSON query, which is read into memory) is held to ``max_other_body``."""
 
-    def __init__(self, app: ASGIApp, max_body: int) -> None:
+    def __init__(self, app: ASGIApp, max_body: int, max_other_body: int = 1024 * 1024) -> None:
         self.app = app
-        self.max_body = max_body
+        self.max_upload_body = max_body
+        self.max_other_body = max_other_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope.get("headers", ())).get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > self.max_body:
-            await self._refuse(scope, receive, send)
+        headers = dict(scope.get("headers", ()))
+        multipart = headers.get(b"content-type", b"").lower().startswith(b"multipart/")
+        limit = self.max_upload_body if multipart else self.max_other_body
+        declared = headers.get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > limit:
+            await self._refuse(scope, receive, send, limit)
             return
         received = 0
         started = False
@@ -263,7 +268,7 @@ class UploadLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body:
+                if received > limit:
                     raise _BodyTooLargeError
             return message
 
@@ -276,15 +281,15 @@ class UploadLimitMiddleware:
             await self.app(scope, counting_receive, tracking_send)
         except _BodyTooLargeError:
             if not started:
-                await self._refuse(scope, receive, send)
+                await self._refuse(scope, receive, send, limit)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         response = JSONResponse(
             {
                 "errors": [
                     {
                         "message": "Request body too large.",
-                        "extensions": {"code": "FILE_TOO_LARGE", "maxBytes": self.max_body},
+                        "extensions": {"code": "FILE_TOO_LARGE", "maxBytes": limit},
                     }
                 ]
             },

@@ -462,3 +462,20 @@ def test_multipart_without_preflight_header_is_refused(app: Starlette) -> None:
         app, "POST", data=form, files=files, headers={"Apollo-Require-Preflight": "true"}
     )
     assert allowed.status_code != 400, allowed.text
+
+
+def test_an_oversized_json_body_is_refused_before_it_is_read(app: Starlette, count: Any) -> None:
+    before = count()
+    padding = "x" * (1024 * 1024 + 1)
+    body = json.dumps({"query": "{ __typename }", "variables": {"pad": padding}})
+    refused = request(app, "POST", content=body, headers={"Content-Type": "application/json"})
+    assert refused.status_code == 413
+    assert refused.json()["errors"][0]["extensions"]["code"] == "FILE_TOO_LARGE"
+    small = request(
+        app,
+        "POST",
+        content=json.dumps({"query": "{ __typename }"}),
+        headers={"Content-Type": "application/json"},
+    )
+    assert small.json() == {"data": {"__typename": "Query"}}
+    assert count() == before
