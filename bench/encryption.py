@@ -42,7 +42,7 @@ from domain.recordings import AudioFacts, Recording
 from domain.recordings_app import Recordings
 from infrastructure.blobs import FileBlobStore
 from infrastructure.database import ConnectionParams, SchemaDatastore, ensure_schema
-from infrastructure.encryption import KeyStore, SubjectEncryptingMapper
+from infrastructure.encryption import KeyStore, SubjectEncryptingMapper, store_keys_with_events
 
 Row = tuple[str, float, float, float, str]
 
@@ -95,6 +95,8 @@ class _Side:
             env=params.eventsourcing_env(pool_size=2),
             mapper_factory=(lambda t: SubjectEncryptingMapper(t, keys)) if encrypted else None,
         )
+        if encrypted:
+            store_keys_with_events(recordings.recorder, keys)  # as bootstrap wires it
         return cls(label, encrypted, params, datastore, keys, recordings)
 
     def close(self) -> None:

@@ -28,7 +28,7 @@ from infrastructure.blobs import FileBlobStore
 from infrastructure.clock import SystemClock
 from infrastructure.config import Settings
 from infrastructure.database import ConnectionParams, Database
-from infrastructure.encryption import KeyedApplicationRecorder, KeyStore, SubjectEncryptingMapper
+from infrastructure.encryption import KeyStore, SubjectEncryptingMapper, store_keys_with_events
 from infrastructure.erasure import ErasureProcessor, ErasureTracking
 from infrastructure.hashing import Argon2Hasher
 from infrastructure.live import AudioEventsHub
@@ -227,9 +227,7 @@ def bootstrap(
             ),
         )
         for app in (identity, recordings):
-            if isinstance(app.recorder, KeyedApplicationRecorder):
-                app.recorder.keys = keys
-        keys.stores_keys_with_events = True
+            store_keys_with_events(app.recorder, keys)
         users = UsersView(read_models)
         users.create_table()
         audios = AudiosView(read_models)

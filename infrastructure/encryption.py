@@ -145,7 +145,7 @@ class KeyStore(SubjectKeys):
         if not missing:
             return
         evictions_seen = self._evictions
-        with self._datastore.transaction(commit=False) as curs:
+        with self._datastore.cursor() as curs:  # one statement: no transaction needed
             curs.execute(
                 "SELECT subject_id, wrapped_key, master_key_id FROM subject_keys "
                 "WHERE subject_id = ANY(%s) AND destroyed_at IS NULL",
@@ -176,7 +176,7 @@ class KeyStore(SubjectKeys):
             self._evictions += 1
 
     def is_destroyed(self, subject_id: UUID) -> bool:
-        with self._datastore.transaction(commit=False) as curs:
+        with self._datastore.cursor() as curs:  # one statement: no transaction needed
             curs.execute(
                 "SELECT destroyed_at IS NOT NULL AS gone FROM subject_keys WHERE subject_id = %s",
                 (subject_id,),
@@ -260,7 +260,7 @@ class KeyStore(SubjectKeys):
 
     def _load(self, subject_id: UUID) -> bytes | None:
         evictions_seen = self._evictions
-        with self._datastore.transaction(commit=False) as curs:
+        with self._datastore.cursor() as curs:  # one statement: no transaction needed
             curs.execute(
                 "SELECT wrapped_key, master_key_id, destroyed_at FROM subject_keys "
                 "WHERE subject_id = %s",
@@ -441,3 +441,11 @@ class KeyedApplicationRecorder(PostgresApplicationRecorder):
                     rows,
                 )
         super()._insert_events(curs, stored_events, **kwargs)
+
+
+def store_keys_with_events(recorder: object, keys: KeyStore) -> None:
+    """Let ``keys`` make new subjects' keys on the fly when ``recorder`` (an application's
+    recorder) stores them with their first events."""
+    if isinstance(recorder, KeyedApplicationRecorder):
+        recorder.keys = keys
+        keys.stores_keys_with_events = True
