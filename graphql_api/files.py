@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from urllib.parse import quote
 from uuid import UUID
 
@@ -17,7 +18,10 @@ def _bearer(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def audio_file_endpoint(services: Services):  # type: ignore[no-untyped-def]
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def audio_file_endpoint(services: Services) -> Endpoint:
     """The download endpoint. Anyone but the owner or an admin gets the same 404 as for
     a recording that does not exist."""
 
@@ -58,7 +62,7 @@ _MEDIA_TYPES = {
 }
 
 
-def transcript_endpoint(services: Services):  # type: ignore[no-untyped-def]
+def transcript_endpoint(services: Services) -> Endpoint:
     """GET /audio/{id}/transcript.{txt,srt,vtt,json}: the transcript as a file."""
 
     async def export(request: Request) -> Response:
