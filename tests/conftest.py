@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -92,3 +93,26 @@ def clock() -> FakeClock:
 @pytest.fixture
 def sms() -> RecordingSms:
     return RecordingSms()
+
+
+def speech_wav(target: Path, seconds: float) -> Path:
+    """The shared English clips, repeated to ``seconds`` of 16 kHz mono speech (a WAV)."""
+    import wave
+
+    import numpy as np
+    from faster_whisper import decode_audio
+
+    clips = [decode_audio(str(p)) for p in sorted(AUDIO_DIR.glob("en_*"))]
+    samples: list[Any] = []
+    total = 0
+    while total < seconds * 16000:
+        for clip in clips:
+            samples.append(clip)
+            total += len(clip)
+    pcm = (np.clip(np.concatenate(samples), -1, 1) * 32767).astype("<i2")
+    with wave.open(str(target), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(pcm.tobytes())
+    return target

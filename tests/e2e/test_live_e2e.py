@@ -22,7 +22,6 @@ import secrets
 import subprocess
 import time
 import uuid
-import wave
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +36,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
-from tests.conftest import AUDIO_DIR
+from tests.conftest import AUDIO_DIR, speech_wav
 from tests.e2e.conftest import OvozServer, ovoz_command, server_env, stop_embedded_postgres
 
 pytestmark = pytest.mark.e2e
@@ -159,27 +158,6 @@ class Live:
         return jwt.encode(claims, self.jwt_secret, algorithm="HS256")
 
 
-def long_wav(target: Path, seconds: float) -> bytes:
-    """The shared English clips, repeated to ``seconds`` of 16 kHz mono speech."""
-    import numpy as np
-    from faster_whisper import decode_audio
-
-    clips = [decode_audio(str(p)) for p in sorted(AUDIO_DIR.glob("en_*"))]
-    samples: list[Any] = []
-    total = 0
-    while total < seconds * 16000:
-        for clip in clips:
-            samples.append(clip)
-            total += len(clip)
-    pcm = (np.clip(np.concatenate(samples), -1, 1) * 32767).astype("<i2")
-    with wave.open(str(target), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(16000)
-        w.writeframes(pcm.tobytes())
-    return target.read_bytes()
-
-
 def base_settings(jwt_secret: str) -> dict[str, str]:
     return {
         "JWT_SECRET": jwt_secret,
@@ -203,7 +181,7 @@ def _drop_schema(database_url: str, schema: str) -> None:
 def blocker(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     if not JFK.exists():
         pytest.skip(f"real audio missing under {AUDIO_DIR} (the shared audio set)")
-    return long_wav(tmp_path_factory.mktemp("blocker") / "blocker.wav", 30)
+    return speech_wav(tmp_path_factory.mktemp("blocker") / "blocker.wav", 30).read_bytes()
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from domain.identity import Role
 from infrastructure.bootstrap import Ovoz
 from infrastructure.server import services_of
 from infrastructure.whisper import TranscriptionError, WhisperEngine
-from tests.conftest import AUDIO_DIR
+from tests.conftest import AUDIO_DIR, speech_wav
 from tests.integration.conftest import MakeOvoz
 
 PHONE = "+998901234567"
@@ -70,28 +70,6 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 90.0) -> None:
 def status(ovoz: Ovoz, recording_id: UUID) -> str | None:
     row = ovoz.audios.get(recording_id)
     return None if row is None else row.status.value
-
-
-def long_wav(target: Path, seconds: float) -> Path:
-    """The shared English clips, repeated to ``seconds`` of 16 kHz mono speech."""
-    from faster_whisper import decode_audio
-
-    clips = [decode_audio(str(p)) for p in sorted(AUDIO_DIR.glob("en_*"))]
-    samples: list[Any] = []
-    total = 0
-    while total < seconds * 16000:
-        for clip in clips:
-            samples.append(clip)
-            total += len(clip)
-    import numpy as np
-
-    pcm = (np.clip(np.concatenate(samples), -1, 1) * 32767).astype("<i2")
-    with wave.open(str(target), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(16000)
-        w.writeframes(pcm.tobytes())
-    return target
 
 
 @pytest.fixture
@@ -220,7 +198,7 @@ def test_after_three_attempts_the_failure_is_final_and_retry_requeues(ovoz: Ovoz
 
 def test_a_recording_deleted_while_transcribed_stays_deleted(ovoz: Ovoz, tmp_path: Path) -> None:
     owner = sign_in(ovoz)
-    recording_id = upload(ovoz, owner, long_wav(tmp_path / "long.wav", 120))
+    recording_id = upload(ovoz, owner, speech_wav(tmp_path / "long.wav", 120))
     ovoz.start_workers(1)
     wait_until(lambda: status(ovoz, recording_id) == "PROCESSING")
 
@@ -245,7 +223,7 @@ def test_the_api_answers_while_a_transcription_runs(ovoz: Ovoz, tmp_path: Path) 
 
     owner = sign_in(ovoz)
     token = ovoz.tokens.issue(owner.user_id, Role.USER).token
-    recording_id = upload(ovoz, owner, long_wav(tmp_path / "long.wav", 60))
+    recording_id = upload(ovoz, owner, speech_wav(tmp_path / "long.wav", 60))
     app = create_app(services_of(ovoz), production=False)
     ovoz.start_workers(1)
     wait_until(lambda: status(ovoz, recording_id) == "PROCESSING")
@@ -304,7 +282,7 @@ def test_a_killed_worker_is_replaced_and_the_recording_completes_once(
 ) -> None:
     ovoz = make_ovoz(**ENV)
     owner = sign_in(ovoz)
-    recording_id = upload(ovoz, owner, long_wav(tmp_path / "long.wav", 90))
+    recording_id = upload(ovoz, owner, speech_wav(tmp_path / "long.wav", 90))
     doomed = worker_process()
     wait_until(lambda: status(ovoz, recording_id) == "PROCESSING", timeout=120)
 
@@ -335,7 +313,7 @@ def test_progress_rises_while_processing(make_ovoz: MakeOvoz, tmp_path: Path) ->
     # Sequential decoding reports every segment; the batched pipeline reports per batch.
     ovoz = make_ovoz(**ENV, WHISPER_BATCHED="off")
     owner = sign_in(ovoz)
-    recording_id = upload(ovoz, owner, long_wav(tmp_path / "long.wav", 60))
+    recording_id = upload(ovoz, owner, speech_wav(tmp_path / "long.wav", 60))
     seen: list[float] = []
     stop = threading.Event()
 
