@@ -211,6 +211,8 @@ class Recording(Aggregate):
         self._check_live()
         if self.status not in (TranscriptionStatus.QUEUED, TranscriptionStatus.PROCESSING):
             raise TranscriptionStateError(f"cannot start: {self.status}")
+        if attempt < self.attempt:  # a worker that stalled past its lease: a newer one runs
+            raise TranscriptionStateError(f"attempt {attempt} is older than {self.attempt}")
         self._record_start(worker=worker, attempt=attempt)
 
     def complete_transcription(self, attempt: int, result: TranscriptFacts) -> None:

@@ -14,6 +14,7 @@ from eventsourcing.persistence import Mapper, RecordConflictError, Transcoder
 from domain.errors import (
     InvalidOtpError,
     InvalidPhoneNumberError,
+    RateLimitedError,
     SmsDeliveryFailedError,
     SubjectErasedError,
     UserNotFoundError,
@@ -26,6 +27,7 @@ _T = TypeVar("_T")
 MapperFactory = Callable[[Transcoder], Mapper[UUID]]
 
 _CODE_DIGITS = 6
+_VERIFY_TRIES = 5
 _MAX_GENERATIONS = 1000  # erased accounts per phone; far beyond any real use
 _SMS_TEXT = "ovoz: tasdiqlash kodi {code}. Hech kimga bermang. / Your ovoz code: {code}"
 
@@ -108,7 +110,14 @@ class Identity(Application[UUID]):
         if not (len(code) == _CODE_DIGITS and code.isascii() and code.isdigit()):
             # Malformed codes are refused before any lookup and count as no attempt.
             raise InvalidOtpError("malformed code")
-        return self._verify_code(phone, code)
+        # Verifications of one phone race on its challenge's next version: the losers
+        # start again from the new state, so every wrong guess is counted and a correct
+        # one that lost finds its code used. Past a few tries the burst is refused
+        # without judging the guess at all.
+        try:
+            return _retry_on_conflict(lambda: self._verify_code(phone, code), _VERIFY_TRIES)
+        except RecordConflictError:
+            raise RateLimitedError(1) from None
 
     def get_user(self, user_id: UUID) -> User:
         try:
@@ -168,16 +177,14 @@ class Identity(Application[UUID]):
         assert code_id is not None  # a live code always has an id
         if not s.hasher.verify(code_hash, code):
             challenge.attempt_failed(code_id, now, s.rules.max_failures)
-            self.save(challenge)  # a conflict here means a parallel attempt: also a failure
+            self.save(challenge)  # a conflict: verify_code starts again and counts it
             raise InvalidOtpError("wrong code")
         user = self._user_for(challenge, phone)
         challenge.verified(code_id, user.id, now)
         # One transaction: of two concurrent verifications of one code exactly one saves
-        # version n+1 of the challenge; the other gets a RecordConflictError.
-        try:
-            recordings = self.save(challenge, user)
-        except RecordConflictError:
-            raise InvalidOtpError("code already used") from None
+        # version n+1 of the challenge; the other conflicts and, starting again, finds
+        # the code used.
+        recordings = self.save(challenge, user)
         position = max((r.notification.id for r in recordings), default=0)
         return SignedIn(user_id=user.id, phone=phone, role=user.role, position=position)
 

@@ -47,8 +47,13 @@ class OvozGraphQL(GraphQL[Context, None]):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope.get("method") == "POST":
             await self._with_cache(scope, receive, send)
-        else:
+            return
+        try:
             await super().__call__(scope, receive, send)
+        finally:
+            expiry = scope.get("state", {}).pop("expiry_timer", None)
+            if expiry is not None:  # the socket is gone: drop its token-expiry timer
+                expiry.cancel()
 
     async def _with_cache(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer recordings-only queries from the exact cache (see graphql_api.cache)."""
@@ -73,9 +78,9 @@ class OvozGraphQL(GraphQL[Context, None]):
             await super().__call__(scope, receive, send)
             return
         owner = None if principal.is_admin else principal.user_id
-        position = await run_in_threadpool(self.services.audios.owner_position, owner)
+        freshness = await run_in_threadpool(self.services.audios.freshness, owner)
         locale = negotiate_locale(headers.get("accept-language"))
-        key = ResponseCache.key(request, f"{principal.user_id}:{principal.role}", locale, position)
+        key = ResponseCache.key(request, f"{principal.user_id}:{principal.role}", locale, freshness)
         cached = self.cache.get(key)
         if cached is not None:
             await Response(cached, media_type="application/json")(scope, receive, send)
@@ -109,8 +114,8 @@ class OvozGraphQL(GraphQL[Context, None]):
         if isinstance(websocket, WebSocket):
             delay = max(0.0, principal.expires_at - time.time())
             loop = asyncio.get_running_loop()
-            # The handle is dropped when it fires; on a socket already closed it does nothing.
-            loop.call_later(delay, _close_expired, websocket)
+            timer = loop.call_later(delay, _close_expired, websocket)
+            websocket.scope.setdefault("state", {})["expiry_timer"] = timer
         return None
 
     async def _principal(self, authorization: str | None) -> Principal | None:

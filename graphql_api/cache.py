@@ -1,9 +1,10 @@
 """An exact cache of read responses, made possible by the event log.
 
 A query that reads only recordings (``audio``, ``audios``) is answered from the audios
-read model, whose every change moves the owner's log position. A response stored under
-(document, variables, operation, caller, caller's position) can therefore never be
-stale: any change the caller could see moves the position and so the key. Entries are
+read model, whose every change moves the owner's log position (and every progress update,
+which is not in the log, their count of progress ticks). A response stored under
+(document, variables, operation, caller, position, ticks) can therefore never be stale:
+any change the caller could see moves the key. Entries are
 only ever added or evicted (LRU), never invalidated.
 """
 
@@ -51,7 +52,7 @@ class ResponseCache:
         self.misses = 0
 
     @staticmethod
-    def key(request: dict[str, Any], caller: str, locale: str, position: int) -> str:
+    def key(request: dict[str, Any], caller: str, locale: str, position: tuple[int, int]) -> str:
         material = json.dumps(
             [
                 request.get("query"),
@@ -59,7 +60,7 @@ class ResponseCache:
                 request.get("operationName"),
                 caller,
                 locale,
-                position,
+                list(position),
             ],
             sort_keys=True,
             separators=(",", ":"),

@@ -92,19 +92,34 @@ class SupervisedProjection:
     def _run(self) -> None:
         attempt = 0
         while not self._stopping.is_set():
+            started_at: int | None = None
             try:
+                started_at = self.position()
                 self._follow()
                 attempt = 0
             except IntegrityError:
-                # The view is ahead of us (it was rebuilt and swapped in): the event we
-                # were writing is already there. Resume from the view's position.
-                log.info("projection %s: view moved ahead (rebuilt?); resuming", self.name)
-            except Exception:
-                self.failures += 1
-                delay = _RESTART_DELAYS[min(attempt, len(_RESTART_DELAYS) - 1)]
-                log.exception("projection %s failed; restarting in %.1f s", self.name, delay)
+                if self._moved_ahead(started_at):
+                    # The view was rebuilt and swapped in past us: the event we were
+                    # writing is already there. Resume from the view's position.
+                    log.info("projection %s: view moved ahead (rebuilt?); resuming", self.name)
+                    continue
+                self._failed(attempt)
                 attempt += 1
-                self._stopping.wait(delay)
+            except Exception:
+                self._failed(attempt)
+                attempt += 1
+
+    def _moved_ahead(self, started_at: int | None) -> bool:
+        try:
+            return started_at is not None and self.position() > started_at
+        except Exception:
+            return False
+
+    def _failed(self, attempt: int) -> None:
+        self.failures += 1
+        delay = _RESTART_DELAYS[min(attempt, len(_RESTART_DELAYS) - 1)]
+        log.exception("projection %s failed; restarting in %.1f s", self.name, delay)
+        self._stopping.wait(delay)
 
     def _follow(self) -> None:
         gt = self.view.max_tracking_id(self.source.name)

@@ -82,6 +82,7 @@ def rebuild(ovoz: Ovoz, name: str, progress: Progress | None = None) -> RebuildR
             source, spec.projection(memory), datastore, progress=progress, started=started
         )
         memory.copy_into(view, source.name)
+        view.announce = True  # the catch-up's events happen now: subscribers must hear
         projection = spec.projection(view)
         events += _swap(
             main, staging, spec, source=source, projection=projection, datastore=datastore

@@ -76,6 +76,12 @@ _CREATE = [
         owner_id uuid PRIMARY KEY,
         position bigint NOT NULL
     )""",
+    # Progress is not in the log, so it moves no position: count its updates per owner,
+    # so that a cached response with an old progress is never served either.
+    """CREATE TABLE IF NOT EXISTS audio_progress_ticks (
+        owner_id uuid PRIMARY KEY,
+        ticks bigint NOT NULL
+    )""",
 ]
 
 
@@ -234,6 +240,12 @@ class AudiosView(PostgresTrackingRecorder):
             )
             row = curs.fetchone()
             if row is not None:
+                curs.execute(
+                    "INSERT INTO audio_progress_ticks (owner_id, ticks) VALUES (%s, 1) "
+                    "ON CONFLICT (owner_id) DO UPDATE "
+                    "SET ticks = audio_progress_ticks.ticks + 1",
+                    (row["owner_id"],),
+                )
                 _announce(
                     curs,
                     audio_id,
@@ -305,6 +317,26 @@ class AudiosView(PostgresTrackingRecorder):
         with self.datastore.transaction(commit=False) as curs:
             curs.execute("SELECT id FROM audios WHERE owner_id = %s", (owner_id,))
             return [r["id"] for r in curs.fetchall()]
+
+    def freshness(self, owner_id: UUID | None) -> tuple[int, int]:
+        """What a cached answer for ``owner_id`` (None: anyone) must match to be exact:
+        the owner's log position and their count of progress updates."""
+        with self.datastore.transaction(commit=False) as curs:
+            if owner_id is None:
+                curs.execute(
+                    "SELECT (SELECT coalesce(max(position), 0) FROM audio_owner_positions) AS p, "
+                    "(SELECT coalesce(sum(ticks), 0) FROM audio_progress_ticks) AS t"
+                )
+            else:
+                curs.execute(
+                    "SELECT (SELECT position FROM audio_owner_positions WHERE owner_id = %s) AS p, "
+                    "(SELECT ticks FROM audio_progress_ticks WHERE owner_id = %s) AS t",
+                    (owner_id, owner_id),
+                )
+            record = curs.fetchone()
+        if record is None:
+            return 0, 0
+        return int(record["p"] or 0), int(record["t"] or 0)
 
     def owner_position(self, owner_id: UUID | None) -> int:
         """Where the log stood at the last change visible to ``owner_id`` (None: anyone's)."""

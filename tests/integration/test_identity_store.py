@@ -20,7 +20,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from domain.errors import InvalidOtpError
+from domain.errors import InvalidOtpError, RateLimitedError
 from domain.phone import phone_subject_id
 from domain.signin import SignedIn
 from infrastructure.bootstrap import Ovoz
@@ -275,6 +275,41 @@ def test_concurrent_verify_of_one_code_lets_exactly_one_win(
     # The code is spent: it cannot be used again.
     with pytest.raises(InvalidOtpError):
         instances[1].identity.verify_code(PHONE, code)
+
+
+def test_concurrent_wrong_guesses_are_each_counted(
+    make_ovoz: MakeOvoz, sms: RecordingSms, database_url: str, schema: str
+) -> None:
+    """A burst of guesses cannot slip past the failure limit by racing on the challenge:
+    each answered guess is a counted failure, the rest are refused unjudged."""
+    instances = [make_ovoz(start=False) for _ in range(2)]
+    instances[0].identity.send_code(PHONE)
+    wrong = f"{(int(sms.last_code()) + 1) % 1_000_000:06d}"
+    threads_n = 8
+    barrier = threading.Barrier(threads_n)
+    results: list[object] = []
+    lock = threading.Lock()
+
+    def guess(i: int) -> None:
+        barrier.wait()
+        try:
+            outcome: object = instances[i % 2].identity.verify_code(PHONE, wrong)
+        except Exception as e:
+            outcome = e
+        with lock:
+            results.append(outcome)
+
+    threads = [threading.Thread(target=guess, args=(i,)) for i in range(threads_n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(results) == threads_n
+    answered = [r for r in results if isinstance(r, InvalidOtpError)]
+    refused = [r for r in results if isinstance(r, RateLimitedError)]
+    assert len(answered) + len(refused) == threads_n, results
+    assert event_names(database_url, schema).count("OtpAttemptFailed") == len(answered)
+    assert 1 <= len(answered) <= 5
 
 
 # -- the users projection ----------------------------------------------------------------

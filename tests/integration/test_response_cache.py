@@ -127,3 +127,17 @@ def _uuid(value: str) -> Any:
     from uuid import UUID
 
     return UUID(value)
+
+
+def test_progress_updates_are_never_served_stale(ovoz: Ovoz, app: Starlette) -> None:
+    alice, token = sign_in(ovoz, ALICE, "111111")
+    audio_id = upload(ovoz, alice)
+    started = ovoz.recordings.start_transcription(_uuid(audio_id), "worker-1", 1)
+    assert ovoz.wait_for("recordings", started.position)
+    document = "{ audios { items { status progress } } }"
+    assert query(app, token, document)["data"]["audios"]["items"][0]["progress"] == 0.0
+    assert ovoz.audios.set_progress(_uuid(audio_id), 0.5)
+    assert query(app, token, document)["data"]["audios"]["items"][0]["progress"] == 0.5
+    hits, _ = stats(app)
+    assert query(app, token, document)["data"]["audios"]["items"][0]["progress"] == 0.5
+    assert stats(app)[0] == hits + 1  # unchanged since: served from the cache
