@@ -116,6 +116,31 @@ class AudioRow:
     model_name: str | None = None
 
     @classmethod
+    def of(cls, r: Recording, created_at: datetime) -> AudioRow:
+        """The row a recording rebuilt from the log would have (no live progress)."""
+        return cls(
+            id=r.id,
+            owner_id=r.owner_id,
+            filename=r.filename,
+            content_type=r.content_type,
+            size_bytes=r.size_bytes,
+            sha256=r.sha256,
+            duration_seconds=r.duration_seconds,
+            status=r.status,
+            progress=None,
+            language=r.detected_language or r.language,
+            transcript_text=r.transcript_text,
+            segments=r.segments,
+            error=r.error,
+            version=r.version,
+            created_at=created_at,
+            updated_at=r.modified_on,
+            language_probability=r.language_probability,
+            language_uncertain=r.language_uncertain,
+            model_name=r.model_name,
+        )
+
+    @classmethod
     def from_record(cls, r: DictRow) -> AudioRow:
         return cls(
             id=r["id"],

@@ -116,27 +116,7 @@ class Audio:
     @classmethod
     def from_aggregate(cls, r: Recording, created_at: datetime) -> Audio:
         """A recording rebuilt from the log (``atVersion``)."""
-        return cls(
-            id=strawberry.ID(str(r.id)),
-            owner_id=strawberry.ID(str(r.owner_id)),
-            filename=r.filename,
-            content_type=r.content_type,
-            size_bytes=r.size_bytes,
-            sha256=r.sha256,
-            duration_seconds=r.duration_seconds,
-            status=TranscriptionStatus(r.status.value),
-            progress=None,
-            language=r.detected_language or r.language,
-            transcript_text=r.transcript_text,
-            segments=[Segment.from_dict(s) for s in r.segments],
-            error=r.error,
-            version=r.version,
-            created_at=created_at,
-            updated_at=r.modified_on,
-            language_probability=r.language_probability,
-            language_uncertain=r.language_uncertain,
-            model_name=r.model_name,
-        )
+        return cls.from_row(AudioRow.of(r, created_at))
 
 
 @strawberry.type
