@@ -26,6 +26,10 @@ from domain.signin import MapperFactory
 
 log = logging.getLogger("ovoz.recordings")
 
+# Each try reads the recording afresh; a person's own edits rarely race their delete,
+# so this bound is met only by a storm of writes.
+_DELETE_TRIES = 10
+
 
 @dataclass(frozen=True)
 class Written:
@@ -133,18 +137,22 @@ class Recordings(Application[UUID]):
             ) from None
 
     def delete(self, principal: Principal, recording_id: UUID) -> int:
-        """Record the deletion, then erase: the blob and the data key go for good."""
-        recording = self.get(principal, recording_id)
-        recording.delete(principal.user_id)
-        for _ in range(3):
+        """Record the deletion, then erase: the blob and the data key go for good.
+
+        A deletion names no version, so a write that lands between our read and our
+        save is no reason to refuse it: read again and retry. Only when other writes
+        keep winning does the caller hear of it, as a VersionConflictError."""
+        for _ in range(_DELETE_TRIES):
+            recording = self.get(principal, recording_id)
+            read_version = recording.version
+            recording.delete(principal.user_id)
             try:
                 position = self._save(recording).position
                 break
             except RecordConflictError:
-                recording = self.get(principal, recording_id)
-                recording.delete(principal.user_id)
+                continue
         else:
-            raise VersionConflictError(recording.version, self._current_version(recording_id))
+            raise VersionConflictError(read_version, self._current_version(recording_id))
         try:
             self.erase(recording_id, recording.blob_key)
         except Exception:

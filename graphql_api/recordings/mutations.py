@@ -121,5 +121,7 @@ class RecordingsMutation:
             position = await run_in_threadpool(services.recordings.delete, principal, audio_id)
         except RecordingNotFoundError:
             return convert.not_found(info.context.locale)
+        except VersionConflictError as e:  # other writes kept winning the race
+            return convert.version_conflict(info.context.locale, e)
         await run_in_threadpool(services.wait_for, services.recordings.name, position)
         return DeletedAudio(id=id)

@@ -191,4 +191,6 @@ UpdateAudioResult = Annotated[
 RetryTranscriptionResult = Annotated[
     Audio | NotFound | InvalidState, strawberry.union("RetryTranscriptionResult")
 ]
-DeleteAudioResult = Annotated[DeletedAudio | NotFound, strawberry.union("DeleteAudioResult")]
+DeleteAudioResult = Annotated[
+    DeletedAudio | NotFound | VersionConflict, strawberry.union("DeleteAudioResult")
+]

@@ -535,6 +535,65 @@ def test_a_deleted_recording_cannot_be_edited(store: Ovoz, clip: bytes) -> None:
     assert [e.topic.rsplit(".", 1)[-1] for e in events] == ["AudioUploaded", "AudioDeleted"]
 
 
+def delete_during_edits(
+    store: Ovoz, app: Starlette, who: Principal, audio_id: UUID, editors: int = 8
+) -> dict[str, Any]:
+    """deleteAudio while ``editors`` threads edit the same recording as fast as they can."""
+    stopping = threading.Event()
+    lock = threading.Lock()
+    edits: list[int] = []
+    failures: list[BaseException] = []
+
+    def storm(i: int) -> None:
+        while not stopping.is_set():
+            try:
+                edit(store, who, audio_id, f"tahrir {i} {len(edits)}")
+            except VersionConflictError:
+                continue
+            except RecordingNotFoundError:
+                return  # the delete won
+            except BaseException as e:
+                with lock:
+                    failures.append(e)
+                return
+            with lock:
+                edits.append(i)
+
+    threads = [threading.Thread(target=storm, args=(i,)) for i in range(editors)]
+    for t in threads:
+        t.start()
+    try:
+        assert wait_until(lambda: len(edits) >= 2 * editors), "the edits did not get going"
+        answer: dict[str, Any] = gql(app, token_of(store, who), DELETE_M, id=str(audio_id))[
+            "deleteAudio"
+        ]
+    finally:
+        stopping.set()
+        for t in threads:
+            t.join(30)
+    assert failures == []
+    return answer
+
+
+def test_a_delete_racing_a_storm_of_edits_answers_deleted_or_version_conflict(
+    store: Ovoz, clip: bytes
+) -> None:
+    """deleteAudio names no version, so concurrent edits make it retry; whatever the
+    race, the answer is a member of its union (never an internal error)."""
+    alice = sign_in(store, ALICE)
+    app = create_app(services_of(store), production=False)
+    for _ in range(5):
+        audio_id = upload(store, alice, clip).recording.id
+        answer = delete_during_edits(store, app, alice, audio_id)
+        if answer["__typename"] == "DeletedAudio":
+            with pytest.raises(RecordingNotFoundError):
+                store.recordings.get(alice, audio_id)
+            assert store.keys.is_destroyed(audio_id)
+        else:
+            assert (answer["__typename"], answer["code"]) == ("VersionConflict", "VERSION_CONFLICT")
+            assert not store.recordings.get(alice, audio_id).deleted
+
+
 # -- lists and search -------------------------------------------------------------------------
 
 
