@@ -96,7 +96,7 @@ class _Side:
             mapper_factory=(lambda t: SubjectEncryptingMapper(t, keys)) if encrypted else None,
         )
         if encrypted:
-            store_keys_with_events(recordings.recorder, keys)  # as bootstrap wires it
+            store_keys_with_events(recordings, keys)  # as bootstrap wires it
         return cls(label, encrypted, params, datastore, keys, recordings)
 
     def close(self) -> None:

@@ -227,7 +227,7 @@ def bootstrap(
             ),
         )
         for app in (identity, recordings):
-            store_keys_with_events(app.recorder, keys)
+            store_keys_with_events(app, keys)
         users = UsersView(read_models)
         users.create_table()
         audios = AudiosView(read_models)

@@ -23,6 +23,7 @@ from uuid import UUID
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from eventsourcing.application import Application
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
@@ -78,7 +79,6 @@ class KeyStore(SubjectKeys):
         self._master_id = master_key_id(master_key)
         self._keks = {master_key_id(k): _kek(k) for k in (*previous_master_keys, master_key)}
         self._cache: OrderedDict[UUID, tuple[bytes, float]] = OrderedDict()
-        self._pending: dict[UUID, bytes] = {}
         self._evictions = 0
         self._lock = threading.Lock()
 
@@ -86,48 +86,39 @@ class KeyStore(SubjectKeys):
         with self._datastore.transaction(commit=True) as curs:
             curs.execute(_CREATE_TABLE)
 
-    def key_for_writing(self, subject_id: UUID, *, new_subject: bool = False) -> bytes:
+    def key_for_writing(
+        self, subject_id: UUID, new_subject_keys: NewSubjectKeys | None = None
+    ) -> bytes:
         """The subject's key, created on first use. Raises if the subject was erased.
 
-        For a ``new_subject`` (its first event) the key is made here and stored by
-        KeyedApplicationRecorder in the same transaction as that event, saving a
-        transaction per new subject; elsewhere it is created in a transaction of its own.
+        With ``new_subject_keys`` (the subject's first event, in an application wired by
+        store_keys_with_events) a new key is made there and stored by the application's
+        recorder with that event, saving a transaction per new subject; otherwise it is
+        created in a transaction of its own.
         """
         cached = self._cached(subject_id)
         if cached is not None:
             return cached
-        if new_subject and self.stores_keys_with_events:
-            return self._pending_key(subject_id)
+        if new_subject_keys is not None:
+            return new_subject_keys.make(subject_id)
         key = self._load(subject_id)
         if key is None:
             key = self._create(subject_id)
         return key
 
-    # -- keys stored with their subject's first event (KeyedApplicationRecorder) ---------
-
-    stores_keys_with_events = False
-
-    def _pending_key(self, subject_id: UUID) -> bytes:
+    def new_key(self, subject_id: UUID) -> tuple[bytes, tuple[UUID, bytes, str]]:
+        """A fresh key for a subject about to get its first events, and the subject_keys
+        row the caller must store with them. Cached at once, for the subject's later
+        events in the same write."""
         key = AESGCM.generate_key(bit_length=256)
-        with self._lock:
-            self._pending[subject_id] = self._wrap(subject_id, key)
-        return self._remember(subject_id, key, self._evictions)
+        row = (subject_id, self._wrap(subject_id, key), self._master_id)
+        return self._remember(subject_id, key, self._evictions), row
 
-    def take_pending(self, subject_ids: Iterable[UUID]) -> list[tuple[UUID, bytes, str]]:
-        """The keys made for these subjects and not stored yet (rows for subject_keys)."""
+    def forget(self, subject_ids: Iterable[UUID]) -> None:
+        """Drop keys from the cache: they were made but their write failed."""
         with self._lock:
-            return [
-                (s, self._pending[s], self._master_id)
-                for s in set(subject_ids)
-                if s in self._pending
-            ]
-
-    def settle_pending(self, subject_ids: Iterable[UUID], *, stored: bool) -> None:
-        """After the transaction: keep the keys it stored, forget those it did not."""
-        with self._lock:
-            for subject_id in set(subject_ids):
-                if self._pending.pop(subject_id, None) is not None and not stored:
-                    self._cache.pop(subject_id, None)
+            for subject_id in subject_ids:
+                self._cache.pop(subject_id, None)
 
     def key_for_reading(self, subject_id: UUID) -> bytes:
         """The subject's key; SubjectErasedError if it was destroyed or never existed."""
@@ -322,6 +313,7 @@ class SubjectEncryptingMapper(Mapper[UUID]):
         super().__init__(transcoder=transcoder)
         self.keys = keys
         self.erased_as_placeholder = erased_as_placeholder
+        self.new_subject_keys: NewSubjectKeys | None = None  # see store_keys_with_events
 
     def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
         topic = get_topic(domain_event.__class__)
@@ -336,7 +328,9 @@ class SubjectEncryptingMapper(Mapper[UUID]):
         if isinstance(state.get("owner_id"), UUID):
             header_fields["owner"] = str(state["owner_id"])  # a pseudonymous id, not data
         header = json.dumps(header_fields).encode()
-        key = self.keys.key_for_writing(originator_id, new_subject=version == 1)
+        key = self.keys.key_for_writing(
+            originator_id, self.new_subject_keys if version == 1 else None
+        )
         nonce = os.urandom(_NONCE_BYTES)
         aad = _aad(originator_id, version, topic, header)
         ciphertext = AESGCM(key).encrypt(nonce, self.transcoder.encode(state), aad)
@@ -403,35 +397,71 @@ def _split_blob(blob: bytes) -> tuple[bytes, bytes, bytes]:
     return header, rest[:_NONCE_BYTES], rest[_NONCE_BYTES:]
 
 
+class NewSubjectKeys:
+    """The keys of one application's new subjects, between being made and being stored.
+
+    The application's mapper makes a key here for a subject's first event; its recorder
+    inserts the key in the transaction of that event, and the key is forgotten if that
+    transaction fails. Only store_keys_with_events makes one, and hands the same one to
+    the mapper and the recorder of one application: a key made here can only be stored
+    by the recorder that stores its events.
+    """
+
+    def __init__(self, keys: KeyStore) -> None:
+        self._keys = keys
+        self._pending: dict[UUID, tuple[UUID, bytes, str]] = {}
+        self._lock = threading.Lock()
+
+    def make(self, subject_id: UUID) -> bytes:
+        key, row = self._keys.new_key(subject_id)
+        with self._lock:
+            self._pending[subject_id] = row
+        return key
+
+    def take(self, subject_ids: Iterable[UUID]) -> list[tuple[UUID, bytes, str]]:
+        """The rows for subject_keys of these subjects' keys not stored yet. They stay
+        pending until settled (a retried transaction takes them again)."""
+        with self._lock:
+            return [self._pending[s] for s in set(subject_ids) if s in self._pending]
+
+    def settle(self, subject_ids: Iterable[UUID], *, stored: bool) -> None:
+        """After the transaction: keep the keys it stored, forget those it did not."""
+        with self._lock:
+            made = [s for s in set(subject_ids) if self._pending.pop(s, None) is not None]
+        if not stored:
+            self._keys.forget(made)
+
+
 class KeyedApplicationRecorder(PostgresApplicationRecorder):
     """Stores the data keys of new subjects in the transaction that stores their first
     events (a subject's key and its first event are written together or not at all).
 
-    Selected with ``APPLICATION_RECORDER_TOPIC``; the composition root hands it the key
-    store (``keys``). A key row that already exists fails the insert, and so the whole
-    transaction, like any concurrent write to the same aggregate would."""
+    Selected with ``APPLICATION_RECORDER_TOPIC``; store_keys_with_events gives it its
+    application's NewSubjectKeys. A key row that already exists fails the insert, and
+    so the whole transaction, like any concurrent write to the same aggregate would."""
 
-    keys: KeyStore | None = None
+    new_subject_keys: NewSubjectKeys | None = None
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         subject_ids = [_as_uuid(e.originator_id) for e in stored_events]
+        new_keys = self.new_subject_keys
         try:
             ids: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
         except BaseException:
-            if self.keys is not None:
-                self.keys.settle_pending(subject_ids, stored=False)
+            if new_keys is not None:
+                new_keys.settle(subject_ids, stored=False)
             raise
-        if self.keys is not None:
-            self.keys.settle_pending(subject_ids, stored=True)
+        if new_keys is not None:
+            new_keys.settle(subject_ids, stored=True)
         return ids
 
     def _insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> None:
-        if self.keys is not None:
-            rows = self.keys.take_pending(_as_uuid(e.originator_id) for e in stored_events)
+        if self.new_subject_keys is not None:
+            rows = self.new_subject_keys.take(_as_uuid(e.originator_id) for e in stored_events)
             if rows:
                 curs.executemany(
                     SQL(
@@ -443,9 +473,23 @@ class KeyedApplicationRecorder(PostgresApplicationRecorder):
         super()._insert_events(curs, stored_events, **kwargs)
 
 
-def store_keys_with_events(recorder: object, keys: KeyStore) -> None:
-    """Let ``keys`` make new subjects' keys on the fly when ``recorder`` (an application's
-    recorder) stores them with their first events."""
-    if isinstance(recorder, KeyedApplicationRecorder):
-        recorder.keys = keys
-        keys.stores_keys_with_events = True
+def store_keys_with_events(app: Application[UUID], keys: KeyStore) -> None:
+    """Let ``app`` store the keys of its new subjects with their first events.
+
+    The wiring is one object shared by this application's mapper and recorder, never by
+    another application's: keys made for one application cannot wait on a recorder that
+    will never store them. An application not wired so creates each new key in a
+    transaction of its own. Wiring an application whose mapper does not encrypt with
+    ``keys``, or whose recorder cannot store them, fails here.
+    """
+    mapper, recorder = app.mapper, app.recorder
+    if not isinstance(mapper, SubjectEncryptingMapper) or mapper.keys is not keys:
+        raise TypeError(f"the {app.name} application's mapper does not encrypt with these keys")
+    if not isinstance(recorder, KeyedApplicationRecorder):
+        raise TypeError(
+            f"the {app.name} application's recorder cannot store keys with events "
+            "(APPLICATION_RECORDER_TOPIC must name KeyedApplicationRecorder)"
+        )
+    new_keys = NewSubjectKeys(keys)
+    recorder.new_subject_keys = new_keys
+    mapper.new_subject_keys = new_keys

@@ -27,14 +27,21 @@ from uuid import UUID, uuid4
 
 import psycopg
 import pytest
+from eventsourcing.persistence import RecordConflictError
 from psycopg import sql
 
 from domain.access import Principal
 from domain.errors import SubjectErasedError
 from domain.identity import Role
-from domain.recordings import RecordingNotFoundError, SegmentEdit, TranscriptFacts
+from domain.recordings import AudioFacts, RecordingNotFoundError, SegmentEdit, TranscriptFacts
+from domain.recordings_app import Recordings
 from infrastructure.bootstrap import Ovoz
-from infrastructure.encryption import master_key_id
+from infrastructure.encryption import (
+    KeyStore,
+    SubjectEncryptingMapper,
+    master_key_id,
+    store_keys_with_events,
+)
 from infrastructure.rebuild import rebuild
 from infrastructure.server import services_of
 from tests.conftest import AUDIO_DIR, FakeClock
@@ -643,3 +650,115 @@ def test_audio_windows_are_distinct_runs_of_the_file(
     for window in audio_windows:
         assert jfk.count(window) == 1
         assert len(set(window)) >= 200
+
+
+# -- data keys of new subjects ------------------------------------------------------------
+
+
+class _Archive(Recordings):
+    """A second recordings application (events of its own) over ovoz's key store."""
+
+    name = "archive"
+
+
+def archive_of(ovoz: Ovoz, keys: KeyStore | None = None) -> Recordings:
+    store = keys or ovoz.keys
+    return _Archive(
+        ovoz.blobs,
+        store,
+        env=ovoz.params.eventsourcing_env(pool_size=1),
+        mapper_factory=lambda t: SubjectEncryptingMapper(t, store),
+    )
+
+
+def archive_facts(recording_id: UUID) -> AudioFacts:
+    return AudioFacts(
+        filename="archived.flac",
+        content_type="audio/flac",
+        size_bytes=1000,
+        sha256="ab" * 32,
+        blob_key=recording_id.hex,
+        duration_seconds=3.0,
+        language=None,
+    )
+
+
+def key_and_event_transactions(ovoz: Ovoz, subject_id: UUID, events: str) -> tuple[int, int]:
+    """The transaction ids that wrote the subject's key and its first event."""
+    with ovoz.datastore.transaction(commit=False) as curs:
+        curs.execute(
+            "SELECT xmin::text::bigint AS tx FROM subject_keys WHERE subject_id = %s",
+            (subject_id,),
+        )
+        key = curs.fetchone()
+        curs.execute(
+            sql.SQL(
+                "SELECT xmin::text::bigint AS tx FROM {} "
+                "WHERE originator_id = %s AND originator_version = 1"
+            ).format(sql.Identifier(events)),
+            (subject_id,),
+        )
+        event = curs.fetchone()
+    assert key is not None, "the subject's key was never stored"
+    assert event is not None
+    return key["tx"], event["tx"]
+
+
+def test_a_new_recordings_key_is_stored_in_the_transaction_of_its_first_event(
+    make_ovoz: MakeOvoz, other_clip: bytes
+) -> None:
+    ovoz = make_ovoz(**USERS_ENV)
+    alice = sign_in(ovoz, ALICE)
+    recording_id = upload(ovoz, alice, other_clip)
+    key_tx, event_tx = key_and_event_transactions(ovoz, recording_id, "recordings_events")
+    assert key_tx == event_tx
+
+
+def test_an_application_not_wired_to_store_keys_with_events_still_keeps_its_keys(
+    ovoz: Ovoz,
+) -> None:
+    # ovoz's own applications store new keys with their events; this one shares their
+    # key store without being wired so: its keys must be stored all the same.
+    archive = archive_of(ovoz)
+    try:
+        recording_id = archive.new_id()
+        archive.upload(recording_id, uuid4(), archive_facts(recording_id))
+        key_tx, event_tx = key_and_event_transactions(ovoz, recording_id, "archive_events")
+        assert key_tx != event_tx  # a transaction of its own, before the event's
+        ovoz.keys.forget_cache()
+        assert archive.repository.get(recording_id).filename == "archived.flac"
+    finally:
+        archive.close()
+
+
+def test_wiring_keys_with_events_to_a_mapper_of_other_keys_fails_loudly(ovoz: Ovoz) -> None:
+    other_keys = KeyStore(ovoz.datastore, b"another master key" * 2)
+    archive = archive_of(ovoz, other_keys)
+    plain = _Archive(ovoz.blobs, ovoz.keys, env=ovoz.params.eventsourcing_env(pool_size=1))
+    try:
+        with pytest.raises(TypeError, match="does not encrypt with these keys"):
+            store_keys_with_events(archive, ovoz.keys)
+        with pytest.raises(TypeError, match="does not encrypt with these keys"):
+            store_keys_with_events(plain, ovoz.keys)
+        # Refused, nothing changed: the archive's new keys still go in their own write.
+        recording_id = archive.new_id()
+        archive.upload(recording_id, uuid4(), archive_facts(recording_id))
+        other_keys.forget_cache()
+        assert archive.repository.get(recording_id).filename == "archived.flac"
+    finally:
+        archive.close()
+        plain.close()
+
+
+def test_a_key_whose_first_write_failed_is_not_used_for_later_writes(
+    make_ovoz: MakeOvoz,
+) -> None:
+    ovoz = make_ovoz(**USERS_ENV)
+    erased = uuid4()
+    ovoz.keys.destroy([erased])  # a key row exists: storing a new key with the event fails
+    with pytest.raises(RecordConflictError):
+        ovoz.recordings.upload(erased, uuid4(), archive_facts(erased))
+    # The key made for that write was never stored: it must not linger in the cache.
+    with pytest.raises(SubjectErasedError):
+        ovoz.keys.key_for_writing(erased)
+    assert ovoz.recordings.recorder.select_events(erased) == []
