@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from infrastructure.bootstrap import bootstrap
 from infrastructure.config import ConfigError, Settings
+from infrastructure.rebuild import SPECS
 from infrastructure.server import API, PROJECTOR, WORKER, run_api, run_background
 
 
@@ -36,7 +37,7 @@ def _parser() -> argparse.ArgumentParser:
         "rebuild", help="replay the log into fresh read models and swap them in"
     )
     rebuild.add_argument(
-        "name", nargs="?", choices=("users", "audios"), help="one read model (default: all)"
+        "name", nargs="?", choices=tuple(SPECS), help="one read model (default: all)"
     )
     keys = commands.add_parser("keys", help="manage the data keys").add_subparsers(
         dest="keys_command", required=True
@@ -77,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif args.command == "models":
         return _models(settings)
     elif args.command == "projections":
-        return _rebuild(settings, [args.name] if args.name else ["users", "audios"])
+        return _rebuild(settings, [args.name] if args.name else list(SPECS))
     return 0
 
 

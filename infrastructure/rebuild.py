@@ -6,6 +6,11 @@ the live projector keeps them current. Then, holding exclusive locks on the old 
 the log and the two sets change schemas in one transaction. Statements that waited on
 the locks look their tables up again once they get them, so they continue on the new
 tables.
+
+What the log does not hold is carried over from the old tables in that transaction: the
+live progress of transcriptions, and the leases and attempt counts that workers write
+into the jobs view (a rebuilt jobs view re-runs no finished job and takes no job away
+from the worker that holds it).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
 from psycopg import sql
@@ -24,6 +30,7 @@ from infrastructure.bootstrap import Ovoz
 from infrastructure.database import ConnectionParams, SchemaDatastore
 from infrastructure.projection_runner import LogSource
 from projections.audios import AudiosInMemory, AudiosProjection, AudiosView
+from projections.jobs import JOBS_CHANNEL, JobsInMemory, JobsProjection, JobsView
 from projections.users import UsersInMemory, UsersProjection, UsersView
 
 log = logging.getLogger("ovoz.rebuild")
@@ -32,21 +39,69 @@ _PAGE = 5000
 Progress = Callable[[int, int, float], None]  # done, total, events per second
 
 
+CarryOver = Callable[[psycopg.Connection[Any], sql.Identifier, sql.Identifier], None]
+
+
 @dataclass(frozen=True)
 class _Spec:
-    view: Callable[[SchemaDatastore], Any]
-    in_memory: Callable[[], Any]
+    view: Callable[[Ovoz, SchemaDatastore], Any]  # over the staging tables
+    in_memory: Callable[[Ovoz], Any]
     projection: Callable[[Any], Projection[Any]]
-    tables: tuple[str, ...]
+    # Copies what is not in the log from the live tables (first schema) into the new ones.
+    carry_over: CarryOver | None = None
+
+
+def _carry_audios(conn: psycopg.Connection[Any], live: sql.Identifier, new: sql.Identifier) -> None:
+    # Live progress is not in the log: a running transcription keeps its bar.
+    conn.execute(
+        sql.SQL(
+            "UPDATE {new}.audios AS n SET progress = o.progress FROM {live}.audios AS o "
+            "WHERE n.id = o.id AND n.version = o.version AND n.status = 'PROCESSING' "
+            "AND o.status = 'PROCESSING'"
+        ).format(new=new, live=live)
+    )
+    # Cached responses are keyed by (owner position, progress ticks). Positions come out
+    # of a replay unchanged, so every owner's ticks move on by one: no answer computed
+    # from the old tables can be served for the new ones.
+    conn.execute(
+        sql.SQL(
+            "INSERT INTO {new}.audio_progress_ticks (owner_id, ticks) "
+            "SELECT owner_id, max(ticks) + 1 FROM ("
+            "  SELECT owner_id, ticks FROM {live}.audio_progress_ticks"
+            "  UNION ALL SELECT owner_id, 0 FROM {new}.audio_owner_positions"
+            ") AS t GROUP BY owner_id"
+        ).format(new=new, live=live)
+    )
+
+
+def _carry_jobs(conn: psycopg.Connection[Any], live: sql.Identifier, new: sql.Identifier) -> None:
+    # The log decides each job's state. Where the live row agrees, what workers wrote
+    # (attempt, lease, back-off, times) stays: a leased job keeps its worker.
+    conn.execute(
+        sql.SQL(
+            "UPDATE {new}.transcription_jobs AS n SET attempt = o.attempt, "
+            "available_at = o.available_at, lease_owner = o.lease_owner, "
+            "lease_expires_at = o.lease_expires_at, updated_at = o.updated_at "
+            "FROM {live}.transcription_jobs AS o "
+            "WHERE n.recording_id = o.recording_id AND n.state = o.state"
+        ).format(new=new, live=live)
+    )
+    conn.execute(sql.SQL("NOTIFY {}").format(sql.Identifier(JOBS_CHANNEL)))  # on commit
 
 
 SPECS: dict[str, _Spec] = {
-    "users": _Spec(UsersView, UsersInMemory, UsersProjection, ("users", "users_tracking")),
+    "users": _Spec(lambda _, ds: UsersView(ds), lambda _: UsersInMemory(), UsersProjection),
     "audios": _Spec(
-        AudiosView,
-        AudiosInMemory,
+        lambda _, ds: AudiosView(ds),
+        lambda _: AudiosInMemory(),
         AudiosProjection,
-        ("audios", "audio_owner_positions", "audios_tracking"),
+        carry_over=_carry_audios,
+    ),
+    "jobs": _Spec(
+        lambda ovoz, ds: JobsView(ds, backoff=ovoz.jobs.backoff),
+        lambda ovoz: JobsInMemory(ovoz.jobs.backoff),
+        JobsProjection,
+        carry_over=_carry_jobs,
     ),
 }
 
@@ -63,7 +118,7 @@ class RebuildReport:
 
 
 def rebuild(ovoz: Ovoz, name: str, progress: Progress | None = None) -> RebuildReport:
-    """Rebuild one read model (``users`` or ``audios``) and swap it in atomically."""
+    """Rebuild one read model (a name in SPECS) and swap it in atomically."""
     spec = SPECS[name]
     source = ovoz.projections[name].source
     main = ovoz.params
@@ -72,12 +127,12 @@ def rebuild(ovoz: Ovoz, name: str, progress: Progress | None = None) -> RebuildR
     datastore = staging.datastore(pool_size=2)
     started = time.perf_counter()
     try:
-        view = spec.view(datastore)
+        view = spec.view(ovoz, datastore)
         view.announce = False  # subscribers have seen these changes already
         view.create_table()
         # The bulk of the log is folded in memory and copied in at once; the few events
         # that arrive meanwhile go through the table view, under the swap's locks.
-        memory = spec.in_memory()
+        memory = spec.in_memory(ovoz)
         events = _replay(
             source, spec.projection(memory), datastore, progress=progress, started=started
         )
@@ -85,7 +140,13 @@ def rebuild(ovoz: Ovoz, name: str, progress: Progress | None = None) -> RebuildR
         view.announce = True  # the catch-up's events happen now: subscribers must hear
         projection = spec.projection(view)
         events += _swap(
-            main, staging, spec, source=source, projection=projection, datastore=datastore
+            main,
+            staging,
+            spec,
+            tables=view.tables,
+            source=source,
+            projection=projection,
+            datastore=datastore,
         )
     finally:
         datastore.close()
@@ -131,6 +192,7 @@ def _swap(
     staging: ConnectionParams,
     spec: _Spec,
     *,
+    tables: tuple[str, ...],
     source: LogSource,
     projection: Projection[Any],
     datastore: SchemaDatastore,
@@ -140,7 +202,7 @@ def _swap(
     retired = f"{main.schema}__retired"[:63]
     _recreate_schema(main, retired)
     with main.connect(autocommit=False) as conn:
-        for table in spec.tables:
+        for table in tables:
             conn.execute(
                 sql.SQL("LOCK TABLE {}.{} IN ACCESS EXCLUSIVE MODE").format(
                     sql.Identifier(main.schema), sql.Identifier(table)
@@ -150,7 +212,9 @@ def _swap(
         caught_up = _replay(
             source, projection, datastore, progress=None, started=time.perf_counter()
         )
-        for table in spec.tables:
+        if spec.carry_over is not None:
+            spec.carry_over(conn, sql.Identifier(main.schema), sql.Identifier(staging.schema))
+        for table in tables:
             conn.execute(
                 sql.SQL("ALTER TABLE {}.{} SET SCHEMA {}").format(
                     sql.Identifier(main.schema), sql.Identifier(table), sql.Identifier(retired)

@@ -183,6 +183,8 @@ class AudioFilter:
 class AudiosView(PostgresTrackingRecorder):
     """The ``audios`` table, each change committed with its tracking record."""
 
+    # Every table it creates (a rebuild replaces them all).
+    tables = ("audios", "audio_owner_positions", "audio_progress_ticks", "audios_tracking")
     announce = True  # NOTIFY subscribers of each change (off while a rebuild replays)
 
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:

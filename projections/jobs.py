@@ -9,7 +9,7 @@ claimed again; ``attempt`` counts the claims.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import singledispatchmethod
 from typing import Any
@@ -28,6 +28,11 @@ from domain.recordings import Recording
 JOBS_CHANNEL = "ovoz_jobs"
 QUEUED, DONE, FAILED = "queued", "done", "failed"
 RETRY_BACKOFF = (timedelta(seconds=5), timedelta(seconds=30), timedelta(minutes=2))
+
+_COLUMNS = (
+    "recording_id, language, state, attempt, available_at, lease_owner, lease_expires_at, "
+    "created_at, updated_at"
+)
 
 _CREATE = [
     """CREATE TABLE IF NOT EXISTS transcription_jobs (
@@ -55,6 +60,8 @@ class ClaimedJob:
 
 class JobsView(PostgresTrackingRecorder):
     """The ``transcription_jobs`` table."""
+
+    tables = ("transcription_jobs", "jobs_tracking")  # every table it creates
 
     def __init__(
         self,
@@ -210,3 +217,82 @@ class JobsProjection(Projection[JobsView]):
     @process_event.register
     def _(self, e: ErasedEvent, tracking: Tracking) -> None:
         self.view.cancel(e.originator_id, tracking)
+
+
+@dataclass(frozen=True)
+class _Job:
+    """A row of ``transcription_jobs``, as the projection alone makes it."""
+
+    recording_id: UUID
+    language: str | None
+    state: str
+    attempt: int
+    available_at: datetime
+    lease_owner: str | None
+    lease_expires_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class JobsInMemory:
+    """The jobs view's projection writes applied to a dict, for fast replays (see
+    AudiosInMemory). No worker writes here: leases and attempts are not in the log."""
+
+    def __init__(self, backoff: tuple[timedelta, ...] = RETRY_BACKOFF) -> None:
+        self.backoff = backoff or RETRY_BACKOFF
+        self.rows: dict[UUID, _Job] = {}
+        self.position = 0
+
+    def max_tracking_id(self, application_name: str) -> int | None:
+        return self.position or None
+
+    def enqueue(
+        self, recording_id: UUID, language: str | None, at: datetime, tracking: Tracking
+    ) -> None:
+        row = self.rows.get(recording_id)
+        if row is None:  # as the table's upsert: a requeue keeps language and created_at
+            row = _Job(recording_id, language, QUEUED, 0, at, None, None, at, at)
+        self.rows[recording_id] = replace(
+            row, state=QUEUED, attempt=0, available_at=at, lease_owner=None,
+            lease_expires_at=None, updated_at=at,
+        )  # fmt: skip
+        self.skip(tracking)
+
+    def retry_later(self, recording_id: UUID, at: datetime, tracking: Tracking) -> None:
+        row = self.rows.get(recording_id)
+        if row is not None:
+            delay = self.backoff[min(max(row.attempt, 1), len(self.backoff)) - 1]
+            self.rows[recording_id] = replace(
+                row, state=QUEUED, available_at=at + delay, lease_owner=None,
+                lease_expires_at=None, updated_at=at,
+            )  # fmt: skip
+        self.skip(tracking)
+
+    def finish(self, recording_id: UUID, state: str, at: datetime, tracking: Tracking) -> None:
+        row = self.rows.get(recording_id)
+        if row is not None:
+            self.rows[recording_id] = replace(
+                row, state=state, lease_owner=None, lease_expires_at=None, updated_at=at
+            )
+        self.skip(tracking)
+
+    def cancel(self, recording_id: UUID, tracking: Tracking) -> None:
+        self.rows.pop(recording_id, None)
+        self.skip(tracking)
+
+    def skip(self, tracking: Tracking) -> None:
+        self.position = max(self.position, tracking.notification_id)
+
+    def copy_into(self, view: JobsView, application_name: str) -> None:
+        """Write everything into ``view``'s empty tables, with its tracking position."""
+        with view.datastore.transaction(commit=True) as curs:
+            with curs.copy(f"COPY transcription_jobs ({_COLUMNS}) FROM STDIN") as copy:
+                for r in self.rows.values():
+                    copy.write_row(
+                        (
+                            r.recording_id, r.language, r.state, r.attempt, r.available_at,
+                            r.lease_owner, r.lease_expires_at, r.created_at, r.updated_at,
+                        )
+                    )  # fmt: skip
+            if self.position:
+                view._insert_tracking(curs, Tracking(application_name, self.position))

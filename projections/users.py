@@ -30,6 +30,7 @@ class UsersView(PostgresTrackingRecorder):
     """The ``users`` table, written in the same transaction as its tracking record."""
 
     table = "users"
+    tables = ("users", "users_tracking")  # every table it creates
 
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
         super().__init__(datastore, tracking_table_name=f"{self.table}_tracking", **kwargs)

@@ -16,6 +16,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +27,12 @@ from psycopg import sql
 
 from domain.access import Principal
 from domain.recordings import AudioFacts, TranscriptFacts
+from domain.recordings_app import Written
 from infrastructure.bootstrap import Ovoz
 from infrastructure.projection_runner import LogSource
-from infrastructure.rebuild import rebuild
+from infrastructure.rebuild import SPECS, rebuild
 from projections.audios import AudioFilter, AudiosProjection, AudiosView
+from projections.jobs import ClaimedJob, JobsProjection, JobsView
 from projections.users import UsersProjection, UsersView
 from tests.integration.conftest import MakeOvoz
 
@@ -41,6 +44,7 @@ _TABLES = {
     "audios": "SELECT * , search::text AS search_text FROM audios ORDER BY id",
     "audio_owner_positions": "SELECT * FROM audio_owner_positions ORDER BY owner_id",
     "users": "SELECT * FROM users ORDER BY id",
+    "transcription_jobs": "SELECT * FROM transcription_jobs ORDER BY recording_id",
 }
 
 
@@ -107,6 +111,7 @@ def head(ovoz: Ovoz, application: str) -> int:
 def caught_up(ovoz: Ovoz) -> None:
     assert ovoz.wait_for("recordings", head(ovoz, "recordings"))
     assert ovoz.wait_for("identity", head(ovoz, "identity"))
+    assert ovoz.projections["jobs"].wait(head(ovoz, "recordings"), 10)  # serves no reads
 
 
 def dump(conn: psycopg.Connection[Any], schema: str) -> dict[str, list[tuple[Any, ...]]]:
@@ -125,9 +130,12 @@ def from_scratch(ovoz: Ovoz, reference: str) -> None:
         audios.create_table()
         users = UsersView(datastore)
         users.create_table()
+        jobs = JobsView(datastore, backoff=ovoz.jobs.backoff)
+        jobs.create_table()
         for projection, source in (
             (AudiosProjection(audios), ovoz.projections["audios"].source),
             (UsersProjection(users), ovoz.projections["users"].source),
+            (JobsProjection(jobs), ovoz.projections["jobs"].source),
         ):
             replay(projection, source)
     finally:
@@ -233,7 +241,7 @@ def test_rebuild_while_queries_run_loses_nothing_and_equals_a_fresh_projection(
     try:
         time.sleep(0.5)
         started = time.monotonic()
-        reports = [rebuild(ovoz, "audios"), rebuild(ovoz, "users")]
+        reports = [rebuild(ovoz, "audios"), rebuild(ovoz, "users"), rebuild(ovoz, "jobs")]
         finished = time.monotonic()
         time.sleep(0.5)
     finally:
@@ -309,7 +317,7 @@ def test_the_cli_rebuilds_every_read_model_and_reports_its_speed(
     )
     assert done.returncode == 0, done.stdout + done.stderr
     lines = [line for line in done.stdout.splitlines() if "events/s" in line]
-    assert [line.split(":", 1)[0] for line in lines] == ["users", "audios"], done.stdout
+    assert [line.split(":", 1)[0] for line in lines] == ["users", "audios", "jobs"], done.stdout
     for line in lines:
         assert "swapped in" in line
         rate = line.split("(", 1)[1].split(" events/s", 1)[0].replace(",", "")
@@ -331,3 +339,127 @@ def test_the_cli_rebuilds_every_read_model_and_reports_its_speed(
     assert one.returncode == 0, one.stderr
     assert one.stdout.startswith("audios: ")
     assert "users" not in one.stdout
+
+
+# -- every view, jobs included ---------------------------------------------------------------
+
+
+def tables_in(conn: psycopg.Connection[Any], schema: str) -> set[str]:
+    rows = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", (schema,))
+    return {r[0] for r in rows.fetchall()}
+
+
+def test_every_view_declares_every_table_it_creates_and_the_rebuild_covers_every_view(
+    ovoz: Ovoz, schema: str
+) -> None:
+    # Every projection of the log is a read model to rebuild, but the erasure processor:
+    # it holds no rows, and replaying it would only erase again.
+    assert set(SPECS) == set(ovoz.projections) - {"erasure"}
+    for name, spec in SPECS.items():
+        empty = f"{schema}_{name}"
+        with ovoz.params.connect() as conn:
+            conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(empty)))
+        datastore = ovoz.params.in_schema(empty).datastore(pool_size=1)
+        try:
+            view = spec.view(ovoz, datastore)
+            view.create_table()
+            with ovoz.params.connect() as conn:
+                assert tables_in(conn, empty) == set(view.tables), name
+        finally:
+            datastore.close()
+            with ovoz.params.connect() as conn:
+                conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(empty)))
+
+
+LEASE = timedelta(minutes=5)
+
+
+def uploaded(ovoz: Ovoz, owner: Principal, n: int) -> uuid.UUID:
+    recording_id = ovoz.recordings.new_id()
+    jobs_know(ovoz, ovoz.recordings.upload(recording_id, owner.user_id, facts(n)))
+    return recording_id
+
+
+def jobs_know(ovoz: Ovoz, written: Written) -> None:
+    assert ovoz.projections["jobs"].wait(written.position, 10)
+
+
+def claimed(ovoz: Ovoz, worker: str, expected: uuid.UUID) -> ClaimedJob:
+    """Claim the oldest ready job and start it, as a worker does."""
+    job = ovoz.jobs.claim(worker, LEASE)
+    assert job is not None
+    assert job.recording_id == expected
+    ovoz.recordings.start_transcription(job.recording_id, worker, job.attempt)
+    return job
+
+
+def jobs_table(ovoz: Ovoz) -> list[tuple[Any, ...]]:
+    with ovoz.params.connect() as conn:
+        conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(ovoz.params.schema)))
+        return conn.execute("SELECT * FROM transcription_jobs ORDER BY recording_id").fetchall()
+
+
+def test_a_rebuilt_jobs_view_reruns_no_finished_job_and_leaves_running_ones_leased(
+    ovoz: Ovoz,
+) -> None:
+    owner = sign_in(ovoz, PHONES[0])
+    done = uploaded(ovoz, owner, 0)
+    job = claimed(ovoz, "worker-a", done)
+    jobs_know(ovoz, ovoz.recordings.complete_transcription(done, job.attempt, transcript(0)))
+    failed = uploaded(ovoz, owner, 1)
+    job = claimed(ovoz, "worker-a", failed)
+    jobs_know(ovoz, ovoz.recordings.fail_transcription(failed, job.attempt, "x", retryable=False))
+    running = uploaded(ovoz, owner, 2)
+    held = claimed(ovoz, "worker-a", running)
+    queued = uploaded(ovoz, owner, 3)
+    deleted = uploaded(ovoz, owner, 4)
+    jobs_know(ovoz, Written(ovoz.recordings.load(deleted), ovoz.recordings.delete(owner, deleted)))
+    before = jobs_table(ovoz)
+    assert [r[0] for r in before] == sorted([done, failed, running, queued])
+
+    report = rebuild(ovoz, "jobs")
+    assert report.events == head(ovoz, "recordings")
+    # What workers wrote (attempts, the running job's lease) survives the rebuild.
+    assert jobs_table(ovoz) == before
+    # So the only job a worker can take is the one still waiting; the one running stays
+    # with its worker, which can go on renewing its lease.
+    assert claimed(ovoz, "worker-b", queued).attempt == 1
+    assert ovoz.jobs.claim("worker-b", LEASE) is None
+    assert ovoz.jobs.renew(held, "worker-a", LEASE)
+
+    # Where the live table went wrong, the log decides: a finished job marked waiting
+    # again and a waiting job lost both come back as the log has them.
+    with ovoz.params.connect() as conn:
+        conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(ovoz.params.schema)))
+        conn.execute(
+            "UPDATE transcription_jobs SET state = 'queued' WHERE recording_id = %s", (done,)
+        )
+        conn.execute("DELETE FROM transcription_jobs WHERE recording_id = %s", (queued,))
+    rebuild(ovoz, "jobs")
+    assert ovoz.jobs.state_of(done) == {**(ovoz.jobs.state_of(done) or {}), "state": "done"}
+    assert (ovoz.jobs.state_of(queued) or {})["state"] == "queued"
+    assert ovoz.jobs.claim("worker-b", LEASE) == ClaimedJob(queued, 1, "en")
+    assert ovoz.jobs.claim("worker-b", LEASE) is None
+
+
+def test_a_rebuilt_audios_view_keeps_live_progress_and_no_cached_answer_survives_it(
+    ovoz: Ovoz,
+) -> None:
+    owner = sign_in(ovoz, PHONES[0])
+    recording_id = ovoz.recordings.new_id()
+    ovoz.recordings.upload(recording_id, owner.user_id, facts(0))
+    written = ovoz.recordings.start_transcription(recording_id, "worker-a", 1)
+    assert ovoz.wait_for("recordings", written.position)
+    assert ovoz.audios.set_progress(recording_id, 0.4)
+    position, ticks = ovoz.audios.freshness(owner.user_id)
+    everyone = ovoz.audios.freshness(None)
+
+    rebuild(ovoz, "audios")
+    row = ovoz.audios.get(recording_id)
+    assert row is not None
+    assert (row.status.value, row.progress) == ("PROCESSING", 0.4)
+    # The same log position, but the key of every response cached before has moved on.
+    assert ovoz.audios.freshness(owner.user_id) == (position, ticks + 1)
+    assert ovoz.audios.freshness(None)[1] > everyone[1]
+    assert ovoz.audios.set_progress(recording_id, 0.5)  # progress goes on in the new tables
+    assert ovoz.audios.freshness(owner.user_id) == (position, ticks + 2)
