@@ -70,7 +70,7 @@ class OvozGraphQL(GraphQL[Context, None]):
             request
             and isinstance(query, str)
             and isinstance(operation, str | None)
-            and is_cacheable(query, operation)
+            and await is_cacheable(query, operation)
         ):
             await super().__call__(scope, receive, send)
             return

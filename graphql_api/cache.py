@@ -13,19 +13,34 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import OrderedDict
-from functools import lru_cache
 from typing import Any
 
 from graphql import FieldNode, GraphQLError, OperationDefinitionNode, OperationType, parse
+from starlette.concurrency import run_in_threadpool
+
+from graphql_api.documents import MAX_CACHED_DOCUMENT, BoundedLru
 
 CACHEABLE_ROOT_FIELDS = frozenset({"audio", "audios", "__typename"})
 _MAX_ENTRIES = 2048
 _MAX_ENTRY_BYTES = 512 * 1024
 
+_verdicts: BoundedLru[bool] = BoundedLru(512)
 
-@lru_cache(maxsize=512)
-def is_cacheable(document: str, operation_name: str | None) -> bool:
-    """True for a query whose root fields all read the recordings read model."""
+
+async def is_cacheable(document: str, operation_name: str | None) -> bool:
+    """True for a query whose root fields all read the recordings read model. A document
+    not seen before is parsed in a worker thread: parsing 2,000 tokens takes tens of
+    milliseconds, which would stall every other client on the event loop."""
+    key = (document, operation_name)
+    verdict = _verdicts.get(key)
+    if verdict is None:
+        verdict = await run_in_threadpool(_is_cacheable, document, operation_name)
+        if len(document) <= MAX_CACHED_DOCUMENT:
+            _verdicts.put(key, verdict)
+    return verdict
+
+
+def _is_cacheable(document: str, operation_name: str | None) -> bool:
     try:
         parsed = parse(document, no_location=True, max_tokens=2000)
     except GraphQLError:

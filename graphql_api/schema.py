@@ -7,44 +7,39 @@ from collections.abc import Callable
 from typing import Any
 
 import strawberry
-from graphql import (
-    FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
-    GraphQLError,
-    InlineFragmentNode,
-    OperationDefinitionNode,
-    SelectionSetNode,
-    ValidationRule,
-)
+from graphql import GraphQLError
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
     SchemaExtension,
-    ValidationCache,
 )
 from strawberry.extensions.disable_introspection import DisableIntrospection
-from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from graphql_api.context import Context
+from graphql_api.documents import DocumentCache
 from graphql_api.identity.account import AccountMutation
 from graphql_api.identity.mutations import IdentityMutation
 from graphql_api.identity.queries import IdentityQuery
+from graphql_api.limits import QueryLimits, query_limits_rule
 from graphql_api.messages import message
 from graphql_api.recordings.audit import AuditQuery
 from graphql_api.recordings.mutations import RecordingsMutation
 from graphql_api.recordings.queries import RecordingsQuery
 from graphql_api.recordings.subscriptions import RecordingsSubscription
+from projections.audios import MAX_PAGE
 
 log = logging.getLogger("ovoz.graphql")
 
-MAX_DEPTH = 10
-MAX_ALIASES = 15
 MAX_TOKENS = 2000
+LIMITS = QueryLimits(
+    list_sizes={
+        "Query.audios": MAX_PAGE,  # the resolver clamps `limit` to this
+        "Audio.segments": 1000,  # about two hours of speech at ~7 s a segment
+        "Segment.words": 50,
+    },
+)
 
 
 @strawberry.type
@@ -60,44 +55,6 @@ class Subscription(RecordingsSubscription):
 @strawberry.type
 class Mutation(IdentityMutation, RecordingsMutation, AccountMutation):
     pass
-
-
-def _depth(
-    selection_set: SelectionSetNode | None,
-    fragments: dict[str, FragmentDefinitionNode],
-    seen: frozenset[str] = frozenset(),
-) -> int:
-    deepest = 0
-    for selection in selection_set.selections if selection_set else ():
-        if isinstance(selection, FieldNode):
-            nested = selection.selection_set
-            depth = 1 + _depth(nested, fragments, seen) if nested else 0
-        elif isinstance(selection, InlineFragmentNode):
-            depth = _depth(selection.selection_set, fragments, seen)
-        elif isinstance(selection, FragmentSpreadNode) and selection.name.value not in seen:
-            fragment = fragments.get(selection.name.value)
-            name = selection.name.value
-            depth = _depth(fragment.selection_set, fragments, seen | {name}) if fragment else 0
-        else:
-            depth = 0
-        deepest = max(deepest, depth)
-    return deepest
-
-
-class MaxDepthIncludingIntrospection(ValidationRule):
-    """Strawberry's QueryDepthLimiter skips ``__``-fields, so nested introspection
-    (``__schema{types{fields{type{ofType…}}}}``) escapes it; this counts every field."""
-
-    def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
-        fragments = {
-            d.name.value: d
-            for d in self.context.document.definitions
-            if isinstance(d, FragmentDefinitionNode)
-        }
-        if _depth(node.selection_set, fragments) > MAX_DEPTH:
-            self.report_error(
-                GraphQLError(f"Query exceeds the maximum depth of {MAX_DEPTH}.", node)
-            )
 
 
 def _is_unexpected(error: GraphQLError) -> bool:
@@ -132,6 +89,14 @@ class MaskUnexpectedErrors(MaskErrors):
         )
 
 
+class _ExecutionWithoutSuggestions(StrawberryGraphQLCoreExecutionContext):
+    """Coerces variables (and directive arguments) without "Did you mean …" in errors."""
+
+    @classmethod
+    def build(cls, *args: Any, **kwargs: Any) -> Any:
+        return super().build(*args, **{**kwargs, "hide_suggestions": True})
+
+
 class OvozSchema(strawberry.Schema):
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         # Expected errors (UNAUTHENTICATED, validation) are answers, not incidents;
@@ -140,13 +105,14 @@ class OvozSchema(strawberry.Schema):
 
 
 def build_schema(*, production: bool) -> strawberry.Schema:
+    """The schema; in production without introspection and without any suggestion that
+    would let a client map it by guessing (clairvoyance)."""
+    documents = DocumentCache(hide_suggestions=production)
+    limits_rule = query_limits_rule(LIMITS)  # one class per schema: the cache keys on it
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
-        lambda: AddValidationRules([MaxDepthIncludingIntrospection]),
-        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
-        lambda: ParserCache(maxsize=256),
-        lambda: ValidationCache(maxsize=256),
+        lambda: AddValidationRules([limits_rule]),
+        documents.extension,
         MaskUnexpectedErrors,
     ]
     if production:
@@ -156,5 +122,5 @@ def build_schema(*, production: bool) -> strawberry.Schema:
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
-        config=StrawberryConfig(disable_field_suggestions=production),
+        execution_context_class=_ExecutionWithoutSuggestions if production else None,
     )

@@ -362,15 +362,16 @@ def test_oversized_query_is_refused(app: Starlette) -> None:
 
 
 def test_deeply_nested_query_is_refused(app: Starlette) -> None:
-    assert "errors" not in gql(app, _nested(6))
-    body = gql(app, _nested(13))
+    assert "errors" not in gql(app, _nested(14))  # as deep as the standard introspection query
+    body = gql(app, _nested(30))
     assert body.get("data") is None
     assert body["errors"]
     assert "depth" in body["errors"][0]["message"].lower()
+    assert body["errors"][0]["extensions"]["code"] == "QUERY_TOO_DEEP"
 
 
 def test_deeply_nested_query_is_refused_in_production(prod_app: Starlette) -> None:
-    body = gql(prod_app, _nested(13))
+    body = gql(prod_app, _nested(30))
     assert body.get("data") is None
     assert body["errors"]
 
