@@ -10,6 +10,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain.errors import DomainError
+from domain.text import unstorable_reason
 
 
 class TranscriptionStatus(StrEnum):
@@ -192,6 +193,10 @@ class Recording(Aggregate):
             raise InvalidEditError("give the whole text or segment edits, not both")
         if text is not None and len(text) > MAX_TRANSCRIPT_CHARS:
             raise InvalidEditError("transcript too long")
+        for given in [text, *(e.text for e in segment_edits)]:
+            reason = unstorable_reason(given) if given is not None else None
+            if reason is not None:
+                raise InvalidEditError(reason)
         known = {int(s["id"]) for s in self.segments}
         unknown = [e.segment_id for e in segment_edits if e.segment_id not in known]
         if unknown:

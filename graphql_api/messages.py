@@ -63,6 +63,49 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "en": "Only a FAILED recording can be retried (it is {status}).",
         "ru": "Повторить можно только запись с ошибкой (сейчас: {status}).",
     },
+    "NOT_PERMITTED": {
+        "uz": "Bu yozuvni faqat uning egasi tahrirlay oladi.",
+        "en": "Only the owner of this recording can edit it.",
+        "ru": "Редактировать эту запись может только её владелец.",
+    },
+    "BAD_USER_INPUT": {
+        "uz": "{argument} qiymatini ishlatib bo'lmaydi: {detail}.",
+        "en": "The value of {argument} cannot be used: {detail}.",
+        "ru": "Значение {argument} нельзя использовать: {detail}.",
+    },
+    "BAD_REQUEST": {
+        "uz": "So'rovni o'qib bo'lmadi: {detail}.",
+        "en": "The request cannot be read: {detail}.",
+        "ru": "Не удалось прочитать запрос: {detail}.",
+    },
+    "METHOD_NOT_ALLOWED": {
+        "uz": "GraphQL so'rovlari /graphql manziliga POST bilan yuboriladi.",
+        "en": "Send GraphQL requests to /graphql with POST.",
+        "ru": "Отправляйте GraphQL-запросы на /graphql методом POST.",
+    },
+    "OPERATION_NOT_SUPPORTED": {
+        "uz": "Obunalar faqat WebSocket orqali ishlaydi (/graphql, graphql-transport-ws).",
+        "en": "Subscriptions run over the WebSocket only (/graphql, graphql-transport-ws).",
+        "ru": "Подписки работают только через WebSocket (/graphql, graphql-transport-ws).",
+    },
+    "BATCHING_NOT_SUPPORTED": {
+        "uz": "Har bir so'rovda bitta operatsiya yuboring: to'plamli so'rovlar ishlamaydi.",
+        "en": "Send one operation per request: batched requests are not supported.",
+        "ru": "Отправляйте одну операцию на запрос: пакетные запросы не поддерживаются.",
+    },
+    "PREFLIGHT_REQUIRED": {
+        "uz": "Multipart so'rovga Apollo-Require-Preflight yoki X-Apollo-Operation-Name "
+        "sarlavhasi kerak (CSRF himoyasi).",
+        "en": "A multipart request needs an Apollo-Require-Preflight or "
+        "X-Apollo-Operation-Name header (CSRF protection).",
+        "ru": "Multipart-запросу нужен заголовок Apollo-Require-Preflight или "
+        "X-Apollo-Operation-Name (защита от CSRF).",
+    },
+    "REQUEST_TIMEOUT": {
+        "uz": "So'rov juda sekin keldi. Ulanishni tekshirib, qayta yuboring.",
+        "en": "The request arrived too slowly. Check the connection and send it again.",
+        "ru": "Запрос поступал слишком медленно. Проверьте соединение и отправьте снова.",
+    },
     "INTERNAL": {
         "uz": "Kutilmagan xato yuz berdi. So'rov raqami: {request_id}.",
         "en": "Unexpected error. Request id: {request_id}.",

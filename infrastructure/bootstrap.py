@@ -273,7 +273,10 @@ def bootstrap(
         recordings_log, JobsProjection(jobs), serves_reads=False
     )
     ovoz.projections["erasure"] = SupervisedProjection(
-        recordings_log, ErasureProcessor(erasure, recordings), serves_reads=False
+        recordings_log,
+        ErasureProcessor(erasure, recordings),
+        serves_reads=False,
+        parks_poison=False,
     )
     return ovoz
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import io
+import math
+import struct
+import wave
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -48,3 +52,16 @@ def make_ovoz(
 @pytest.fixture
 def ovoz(make_ovoz: MakeOvoz) -> Ovoz:
     return make_ovoz()
+
+
+@pytest.fixture(scope="session")
+def tone_clip() -> bytes:
+    """One second of a 440 Hz tone as a WAV: real audio that needs no shared files."""
+    samples = (int(8000 * math.sin(2 * math.pi * 440 * t / 16000)) for t in range(16000))
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(b"".join(struct.pack("<h", v) for v in samples))
+    return out.getvalue()

@@ -7,8 +7,10 @@ from uuid import uuid4
 import pytest
 
 from domain.recordings import (
+    InvalidEditError,
     Recording,
     RecordingNotFoundError,
+    SegmentEdit,
     TranscriptFacts,
     TranscriptionStateError,
     TranscriptionStatus,
@@ -106,3 +108,25 @@ def test_every_later_event_names_the_owner() -> None:
     r.complete_transcription(1, FACTS)
     events = r.collect_events()
     assert all(e.owner_id == r.owner_id for e in events[1:])  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("bad", ["hello\x00world", "half a pair \ud800", "\udfff"])
+def test_an_edit_with_text_postgres_cannot_hold_is_refused(bad: str) -> None:
+    r = recording()
+    r.start_transcription("w", 1)
+    r.complete_transcription(1, FACTS)
+    version = r.version
+    with pytest.raises(InvalidEditError):
+        r.edit_transcript(uuid4(), bad, [], None)
+    with pytest.raises(InvalidEditError):
+        r.edit_transcript(uuid4(), None, [SegmentEdit(segment_id=0, text=bad)], None)
+    assert r.version == version
+    assert r.transcript_text == "hello"
+
+
+def test_an_edit_with_ordinary_unicode_is_accepted() -> None:
+    r = recording()
+    r.start_transcription("w", 1)
+    r.complete_transcription(1, FACTS)
+    r.edit_transcript(uuid4(), "oʻzbek тили 😀\ttab", [], None)
+    assert r.transcript_text == "oʻzbek тили 😀\ttab"
