@@ -47,7 +47,7 @@ EDIT = (
 _COPY_COLUMNS = (
     "id, owner_id, filename, content_type, size_bytes, sha256, duration_seconds, status, "
     "progress, language, transcript_text, segments, error, version, created_at, updated_at, "
-    "language_probability, language_uncertain, model_name"
+    "language_probability, language_uncertain, model_name, blob_key"
 )
 _WORDS = [
     "and",
@@ -111,6 +111,7 @@ def seed_audios(url: str, schema: str, owner_id: uuid.UUID, rows: int = SEED_ROW
                         320_000 + n, hashlib.sha256(str(n).encode()).hexdigest(), 10.0 + n % 50,
                         "COMPLETED", 1.0, "en", " ".join(s["text"] for s in segments),
                         json.dumps(segments), None, 3, at, at, 0.97, False, "base",
+                        uuid.uuid4().hex,
                     )
                 )  # fmt: skip
         conn.execute("ANALYZE audios")

@@ -162,8 +162,22 @@ class Recordings(Application[UUID]):
 
     def erase(self, recording_id: UUID, blob_key: str) -> None:
         """Remove the audio and destroy the data key (idempotent; the erasure
-        processor repeats it after a crash)."""
+        processor repeats it after a crash). In this order: a destroyed key means the
+        blob is gone, which finish_erasing relies on."""
         self.blobs.delete(blob_key)
+        self.keys.destroy([recording_id])
+
+    def finish_erasing(self, recording_id: UUID) -> None:
+        """Erase a deleted recording again (the erasure processor, after a crash or a
+        failed erase). The blob key is the one its upload recorded; if that event can
+        no longer be read, the key was destroyed, so the blob went before it."""
+        uploaded = self.events.get(recording_id, lte=1)
+        try:
+            first = next(iter(uploaded), None)
+        except SubjectErasedError:
+            first = None
+        if isinstance(first, Recording.AudioUploaded):
+            self.blobs.delete(first.blob_key)
         self.keys.destroy([recording_id])
 
     # -- transcription (called by workers, which act for the system, not a person) -------

@@ -40,7 +40,7 @@ def audio_file_endpoint(services: Services) -> Endpoint:
         row = await run_in_threadpool(services.audios.get, audio_id)
         if row is None or not principal.may_see(row.owner_id):
             return not_found
-        path = services.blob_path(row.id.hex)
+        path = services.blob_path(row.blob_key)
         if not await run_in_threadpool(path.exists):
             return not_found
         return FileResponse(

@@ -47,7 +47,7 @@ class ErasureProcessor(Projection[ErasureTracking]):
 
     @process_event.register
     def _(self, e: Recording.AudioDeleted, tracking: Tracking) -> None:
-        self.recordings.erase(e.originator_id, e.originator_id.hex)
+        self.recordings.finish_erasing(e.originator_id)
         self.view.insert_tracking(tracking)
 
     @process_event.register
@@ -61,7 +61,7 @@ class ErasureProcessor(Projection[ErasureTracking]):
 
     @process_event.register
     def _(self, e: ErasedEvent, tracking: Tracking) -> None:
-        # The recording's key is gone; its blob may not be. (An erased upload was
-        # deleted, so its AudioDeleted event erases it too: erasing is idempotent.)
-        self.recordings.erase(e.originator_id, e.originator_id.hex)
+        # The recording's key is gone, and erasing removes the blob before the key;
+        # finishing again keeps the key destroyed (erasing is idempotent).
+        self.recordings.finish_erasing(e.originator_id)
         self.view.insert_tracking(tracking)

@@ -145,7 +145,7 @@ class TranscriptionWorker:
             )
             return
         try:
-            self.recordings.start_transcription(job.recording_id, self.name, job.attempt)
+            started = self.recordings.start_transcription(job.recording_id, self.name, job.attempt)
         except (RecordingNotFoundError, TranscriptionStateError):
             self.jobs.release(job, self.name, count_attempt=True)
             return
@@ -156,12 +156,12 @@ class TranscriptionWorker:
         renewer = threading.Thread(target=self._renew, args=(job, lost), daemon=True)
         renewer.start()
         try:
-            self._transcribe(job, lost)
+            self._transcribe(job, started.recording.blob_key, lost)
         finally:
             lost.set()
             renewer.join()
 
-    def _transcribe(self, job: ClaimedJob, lost: threading.Event) -> None:
+    def _transcribe(self, job: ClaimedJob, blob_key: str, lost: threading.Event) -> None:
         from infrastructure.whisper import TranscriptionCancelled, TranscriptionError
 
         def should_stop() -> bool:
@@ -169,7 +169,7 @@ class TranscriptionWorker:
 
         try:
             result = self.engine.transcribe(
-                self.blob_path(job.recording_id.hex),
+                self.blob_path(blob_key),
                 job.language,
                 self._progress_publisher(job),
                 should_stop,

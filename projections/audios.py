@@ -37,7 +37,7 @@ AUDIO_EVENTS_CHANNEL = "ovoz_audio_events"
 _COLUMNS = (
     "id, owner_id, filename, content_type, size_bytes, sha256, duration_seconds, status, "
     "progress, language, transcript_text, segments, error, version, created_at, updated_at, "
-    "language_probability, language_uncertain, model_name"
+    "language_probability, language_uncertain, model_name, blob_key"
 )
 
 _CREATE = [
@@ -61,6 +61,7 @@ _CREATE = [
         language_probability double precision,
         language_uncertain boolean NOT NULL DEFAULT false,
         model_name text,
+        blob_key text NOT NULL,
         search tsvector GENERATED ALWAYS AS (
             to_tsvector('simple', translate(
                 coalesce(transcript_text, '') || ' ' || filename, %(apostrophes)s, %(plain)s
@@ -101,6 +102,7 @@ class AudioRow:
     content_type: str
     size_bytes: int
     sha256: str
+    blob_key: str  # where the audio is stored, as its upload recorded
     duration_seconds: float | None
     status: TranscriptionStatus
     progress: float | None
@@ -125,6 +127,7 @@ class AudioRow:
             content_type=r.content_type,
             size_bytes=r.size_bytes,
             sha256=r.sha256,
+            blob_key=r.blob_key,
             duration_seconds=r.duration_seconds,
             status=r.status,
             progress=None,
@@ -149,6 +152,7 @@ class AudioRow:
             content_type=r["content_type"],
             size_bytes=r["size_bytes"],
             sha256=r["sha256"],
+            blob_key=r["blob_key"],
             duration_seconds=r["duration_seconds"],
             status=TranscriptionStatus(r["status"]),
             progress=r["progress"],
@@ -203,14 +207,14 @@ class AudiosView(PostgresTrackingRecorder):
         with self.datastore.transaction(commit=True) as curs:
             curs.execute(
                 f"INSERT INTO audios ({_COLUMNS}) VALUES "  # noqa: S608
-                "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
-                "ON CONFLICT (id) DO NOTHING",
+                "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
+                "%s) ON CONFLICT (id) DO NOTHING",
                 (
                     row.id, row.owner_id, row.filename, row.content_type, row.size_bytes,
                     row.sha256, row.duration_seconds, row.status.value, row.progress,
                     row.language, row.transcript_text, Jsonb(row.segments), row.error,
                     row.version, row.created_at, row.updated_at, row.language_probability,
-                    row.language_uncertain, row.model_name,
+                    row.language_uncertain, row.model_name, row.blob_key,
                 ),
             )  # fmt: skip
             self._touch_owner(
@@ -397,6 +401,7 @@ class AudiosProjection(Projection[AudiosView]):
             content_type=e.content_type,
             size_bytes=e.size_bytes,
             sha256=e.sha256,
+            blob_key=e.blob_key,
             duration_seconds=e.duration_seconds,
             status=TranscriptionStatus.QUEUED,
             progress=None,
@@ -516,7 +521,7 @@ class AudiosInMemory:
                             r.sha256, r.duration_seconds, r.status.value, r.progress,
                             r.language, r.transcript_text, Jsonb(r.segments), r.error,
                             r.version, r.created_at, r.updated_at, r.language_probability,
-                            r.language_uncertain, r.model_name,
+                            r.language_uncertain, r.model_name, r.blob_key,
                         )
                     )  # fmt: skip
             with curs.copy("COPY audio_owner_positions (owner_id, position) FROM STDIN") as copy:

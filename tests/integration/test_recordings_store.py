@@ -21,6 +21,7 @@ from domain.access import Principal
 from domain.errors import SubjectErasedError
 from domain.identity import Role
 from domain.recordings import (
+    AudioFacts,
     Recording,
     RecordingNotFoundError,
     TranscriptionStatus,
@@ -835,6 +836,45 @@ def test_the_erasure_processor_finishes_a_deletion_whose_inline_erase_failed(
     assert store.projections["erasure"].failures >= 1
     settle(store)
     assert store.audios.get(audio_id) is None
+
+
+def upload_under_a_key_of_its_own(store: Ovoz, who: Principal, data: bytes) -> tuple[UUID, str]:
+    """A recording whose blob lies under a key not derived from its id (another store, or
+    another rule, may choose keys so): whoever reads or removes the blob must take the key
+    that its upload recorded."""
+    key = uuid.uuid4().hex
+    store.blobs.commit(store.blobs.stage(io.BytesIO(data), len(data)), key)
+    recording_id = store.recordings.new_id()
+    facts = AudioFacts(
+        filename="own-key.flac",
+        content_type="audio/flac",
+        size_bytes=len(data),
+        sha256="ab" * 32,
+        blob_key=key,
+        duration_seconds=3.3,
+        language=None,
+    )
+    written = store.recordings.upload(recording_id, who.user_id, facts)
+    assert store.wait_for("recordings", written.position)
+    return recording_id, key
+
+
+def test_downloads_and_erasure_find_the_blob_by_the_key_its_upload_recorded(
+    store: Ovoz, clip: bytes, failing_blob_deletes: Callable[[Ovoz, int], list[str]]
+) -> None:
+    alice = sign_in(store, ALICE)
+    audio_id, key = upload_under_a_key_of_its_own(store, alice, clip)
+    app = create_app(services_of(store), production=False)
+    auth = {"Authorization": f"Bearer {token_of(store, alice)}"}
+    download = asgi(app, "GET", f"/audio/{audio_id}/file", headers=auth)
+    assert download.status_code == 200
+    assert download.content == clip
+
+    failed = failing_blob_deletes(store, 1)  # the inline erase fails: the processor finishes
+    store.recordings.delete(alice, audio_id)
+    assert wait_until(lambda: not store.blobs.path(key).exists()), "the blob was never removed"
+    assert wait_until(lambda: store.keys.is_destroyed(audio_id))
+    assert failed == [key]
 
 
 def test_the_erasure_processor_finishes_a_deletion_after_a_restart(

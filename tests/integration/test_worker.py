@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 import wave
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,6 +20,7 @@ import pytest
 
 from domain.access import Principal
 from domain.identity import Role
+from domain.recordings import AudioFacts, TranscriptFacts
 from infrastructure.bootstrap import Ovoz
 from infrastructure.server import services_of
 from infrastructure.whisper import TranscriptionError, WhisperEngine
@@ -335,3 +337,47 @@ def test_progress_rises_while_processing(make_ovoz: MakeOvoz, tmp_path: Path) ->
     distinct = sorted(set(seen))
     assert seen == sorted(seen), "progress never goes back"
     assert len(distinct) >= 3, f"progress should rise in steps, saw {distinct}"
+
+
+class PathNotingEngine:
+    """Stands in for the model: notes the file it is given and what it held."""
+
+    def __init__(self) -> None:
+        self.read: list[tuple[Path, bytes]] = []
+
+    def transcribe(self, path: Path | str, *args: Any, **kwargs: Any) -> TranscriptFacts:
+        self.read.append((Path(path), Path(path).read_bytes()))
+        return TranscriptFacts(
+            text="ask not",
+            segments=[{"id": 0, "start": 0.0, "end": 1.0, "text": "ask not", "words": []}],
+            language="en",
+            language_probability=0.9,
+            language_uncertain=False,
+            duration=1.0,
+            model_name="noting",
+            processing_seconds=0.1,
+        )
+
+
+def test_a_worker_reads_the_blob_under_the_key_its_upload_recorded(ovoz: Ovoz) -> None:
+    # A key not derived from the recording's id: the worker must take it from the upload.
+    data = AudioClip.short().read_bytes()
+    key = uuid.uuid4().hex
+    ovoz.blobs.commit(ovoz.blobs.stage(io.BytesIO(data), len(data)), key)
+    recording_id = ovoz.recordings.new_id()
+    facts = AudioFacts(
+        filename="own-key.wav",
+        content_type="audio/wav",
+        size_bytes=len(data),
+        sha256="ab" * 32,
+        blob_key=key,
+        duration_seconds=2.9,
+        language="en",
+    )
+    ovoz.recordings.upload(recording_id, sign_in(ovoz).user_id, facts)
+    engine = PathNotingEngine()
+    ovoz.start_workers(1, engine=lambda: engine)
+
+    wait_until(lambda: status(ovoz, recording_id) in {"COMPLETED", "FAILED"})
+    assert engine.read == [(ovoz.blobs.path(key), data)]
+    assert status(ovoz, recording_id) == "COMPLETED"
