@@ -53,6 +53,31 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "en": "The file is too large: at most {max_mb} MB.",
         "ru": "Файл слишком большой: не более {max_mb} МБ.",
     },
+    "QUOTA_QUEUED_AUDIO_SECONDS": {
+        "uz": "Sizda matnga o'girilishini kutayotgan {used} daqiqa audio bor; bu fayl yana "
+        "{requested} daqiqa qo'shadi, chegara esa {limit} daqiqa. Yozuvlaringizning bir qismi "
+        "tayyor bo'lgach yuklang.",
+        "en": "You already have {used} min of audio waiting to be transcribed; this file adds "
+        "{requested} min and the limit is {limit} min. Upload it once some of your recordings "
+        "are done.",
+        "ru": "У вас уже {used} мин аудио ждут расшифровки; этот файл добавит {requested} мин, "
+        "а предел — {limit} мин. Загрузите его, когда часть записей будет готова.",
+    },
+    "QUOTA_STORED_BYTES": {
+        "uz": "Yozuvlaringiz {used} MB joy egallaydi; bu fayl yana {requested} MB qo'shadi, "
+        "chegara esa {limit} MB. Joy bo'shatish uchun ba'zi yozuvlarni o'chiring.",
+        "en": "Your recordings take {used} MB; this file adds {requested} MB and the limit is "
+        "{limit} MB. Delete some recordings to make room.",
+        "ru": "Ваши записи занимают {used} МБ; этот файл добавит {requested} МБ, а предел — "
+        "{limit} МБ. Удалите часть записей, чтобы освободить место.",
+    },
+    "NOT_A_FILE": {
+        "uz": "Fayl fayl sifatida yuborilmadi: uni nomi ko'rsatilgan multipart fayl qismi "
+        "sifatida yuboring.",
+        "en": "The upload was not sent as a file: send it as a multipart file part with a "
+        "filename.",
+        "ru": "Загрузка передана не как файл: отправьте её частью multipart с именем файла.",
+    },
     "INVALID_EDIT": {
         "uz": "Tahrirni qo'llab bo'lmaydi: {detail}.",
         "en": "The edit cannot be applied: {detail}.",

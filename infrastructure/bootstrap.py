@@ -33,6 +33,7 @@ from infrastructure.erasure import ErasureProcessor, ErasureTracking
 from infrastructure.hashing import Argon2Hasher
 from infrastructure.live import AudioEventsHub
 from infrastructure.projection_runner import LogSource, SupervisedProjection
+from infrastructure.quota import create_claims_table
 from infrastructure.sms import ConsoleSms, EskizSms
 from infrastructure.tokens import Tokens
 from infrastructure.worker import Engine, TranscriptionWorker
@@ -232,6 +233,7 @@ def bootstrap(
         users.create_table()
         audios = AudiosView(read_models)
         audios.create_table()
+        create_claims_table(read_models)  # beside audios: uploads admitted, not yet shown
         erasure = ErasureTracking(datastore)
         erasure.create_table()
         jobs = JobsView(

@@ -74,6 +74,8 @@ class Settings:
     port: int = 8000
     max_upload_bytes: int = 500 * 1024 * 1024
     max_audio_seconds: float = 4 * 3600.0
+    quota_queued_audio_seconds: float = 4 * 3600.0
+    quota_stored_bytes: int = 5 * 1024**3
     read_your_writes_timeout: float = 5.0
     log_level: str = "INFO"
     workers: int = 1
@@ -148,6 +150,8 @@ class Settings:
             port=_int(e, "PORT", 8000),
             max_upload_bytes=_int(e, "MAX_UPLOAD_BYTES", 500 * 1024 * 1024),
             max_audio_seconds=float(e.get("MAX_AUDIO_SECONDS", 4 * 3600)),
+            quota_queued_audio_seconds=_positive_float(e, "QUOTA_QUEUED_AUDIO_SECONDS", 4 * 3600.0),
+            quota_stored_bytes=_int(e, "QUOTA_STORED_BYTES", 5 * 1024**3),
             read_your_writes_timeout=float(e.get("READ_YOUR_WRITES_TIMEOUT", 5.0)),
             log_level=e.get("LOG_LEVEL", "INFO").upper(),
             workers=_int(e, "WORKERS", 1),
@@ -186,12 +190,27 @@ class Settings:
             raise ConfigError(
                 f"WHISPER_BATCHED must be auto, on or off, not {self.whisper_batched!r}"
             )
+        self._check_quotas()
         if not self.is_production:
             return
         if self.otp_test_numbers:
             raise ConfigError("OTP_TEST_NUMBERS must be empty in production")
         if self.sms_backend == "console":
             raise ConfigError("SMS_BACKEND=console only logs codes; choose a real gateway")
+
+    def _check_quotas(self) -> None:
+        # A quota below the per-file limit would refuse, forever, a file that every other
+        # check accepts: even a user with nothing stored could never upload it.
+        if self.quota_queued_audio_seconds < self.max_audio_seconds:
+            raise ConfigError(
+                f"QUOTA_QUEUED_AUDIO_SECONDS ({self.quota_queued_audio_seconds:g}) must be at "
+                f"least MAX_AUDIO_SECONDS ({self.max_audio_seconds:g})"
+            )
+        if self.quota_stored_bytes < self.max_upload_bytes:
+            raise ConfigError(
+                f"QUOTA_STORED_BYTES ({self.quota_stored_bytes}) must be at least "
+                f"MAX_UPLOAD_BYTES ({self.max_upload_bytes})"
+            )
 
 
 def _secrets(e: Mapping[str, str], env: str, var_dir: Path) -> dict[str, bytes]:
@@ -296,6 +315,19 @@ def _floats(e: Mapping[str, str], name: str, default: tuple[float, ...]) -> tupl
     if not values or min(values) < 0:
         raise ConfigError(f"{name} must be comma-separated seconds, not {raw!r}")
     return values
+
+
+def _positive_float(e: Mapping[str, str], name: str, default: float) -> float:
+    raw = e.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, not {raw!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise ConfigError(f"{name} must be a positive number, not {raw!r}")
+    return value
 
 
 def _int(e: Mapping[str, str], name: str, default: int) -> int:

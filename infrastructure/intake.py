@@ -1,4 +1,5 @@
-"""Taking in an upload: stream to staging, check it is audio, store it, record it."""
+"""Taking in an upload: stream to staging, check it is audio and within the owner's quota,
+store it, record it."""
 
 from __future__ import annotations
 
@@ -6,13 +7,15 @@ import logging
 import unicodedata
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import BinaryIO
+from uuid import UUID
 
 from domain.access import Principal
 from domain.languages import normalise_language
 from domain.recordings import AudioFacts, FileTooLargeError, InvalidAudioError
 from domain.recordings_app import Recordings, Written
 from infrastructure import audio
-from infrastructure.blobs import BlobTooLargeError, FileBlobStore
+from infrastructure.blobs import BlobTooLargeError, FileBlobStore, StagedBlob
+from infrastructure.quota import UploadClaims
 
 log = logging.getLogger("ovoz.intake")
 
@@ -34,10 +37,16 @@ class AudioIntake:
     """Accepts uploaded files as recordings, or refuses them leaving nothing behind."""
 
     def __init__(
-        self, recordings: Recordings, blobs: FileBlobStore, max_bytes: int, max_seconds: float
+        self,
+        recordings: Recordings,
+        blobs: FileBlobStore,
+        claims: UploadClaims,
+        max_bytes: int,
+        max_seconds: float,
     ) -> None:
         self.recordings = recordings
         self.blobs = blobs
+        self.claims = claims
         self.max_bytes = max_bytes
         self.max_seconds = max_seconds
 
@@ -57,32 +66,43 @@ class AudioIntake:
             staged = self.blobs.stage(source, self.max_bytes)
         except BlobTooLargeError:
             raise FileTooLargeError(self.max_bytes) from None
+        recording_id = self.recordings.new_id()
         try:
-            if staged.size == 0:
-                raise InvalidAudioError("EMPTY", "the file is empty")
-            try:
-                probe = audio.probe_audio(staged.path, self.max_seconds)
-            except audio.InvalidAudioError as e:
-                raise InvalidAudioError(e.reason, str(e)) from None
-            recording_id = self.recordings.new_id()
-            facts = AudioFacts(
-                filename=display_filename(filename),
-                content_type=_CONTENT_TYPES.get(probe.container, "application/octet-stream"),
-                size_bytes=staged.size,
-                sha256=staged.sha256,
-                blob_key=recording_id.hex,
-                duration_seconds=probe.duration_seconds,
-                language=language,
-            )
-            self.blobs.commit(staged, facts.blob_key)
+            facts = self._facts(staged, recording_id, filename, language)
+            # Only now is the duration known; a refusal leaves no blob and no event.
+            self.claims.admit(owner.user_id, recording_id, facts.duration_seconds, facts.size_bytes)
         except BaseException:
             self.blobs.discard(staged)
             raise
         try:
-            return self.recordings.upload(recording_id, owner.user_id, facts)
+            self.blobs.commit(staged, facts.blob_key)
+            written = self.recordings.upload(recording_id, owner.user_id, facts)
         except BaseException:
+            self.blobs.discard(staged)
             self.blobs.delete(facts.blob_key)  # no event, so no blob either
+            self.claims.release(recording_id)
             raise
+        self.claims.recorded(recording_id, written.position)
+        return written
+
+    def _facts(
+        self, staged: StagedBlob, recording_id: UUID, filename: str | None, language: str | None
+    ) -> AudioFacts:
+        if staged.size == 0:
+            raise InvalidAudioError("EMPTY", "the file is empty")
+        try:
+            probe = audio.probe_audio(staged.path, self.max_seconds)
+        except audio.InvalidAudioError as e:
+            raise InvalidAudioError(e.reason, str(e)) from None
+        return AudioFacts(
+            filename=display_filename(filename),
+            content_type=_CONTENT_TYPES.get(probe.container, "application/octet-stream"),
+            size_bytes=staged.size,
+            sha256=staged.sha256,
+            blob_key=recording_id.hex,
+            duration_seconds=probe.duration_seconds,
+            language=language,
+        )
 
 
 def display_filename(raw: str | None) -> str:

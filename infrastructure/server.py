@@ -11,12 +11,14 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 import uvicorn
 from starlette.applications import Starlette
 
+from domain.quota import UploadQuota
 from graphql_api.app import create_app
 from graphql_api.context import Services
 from infrastructure.bootstrap import Ovoz, bootstrap
 from infrastructure.config import Settings
 from infrastructure.formats import render
 from infrastructure.intake import AudioIntake
+from infrastructure.quota import UploadClaims
 
 log = logging.getLogger("ovoz")
 
@@ -30,6 +32,7 @@ def services_of(ovoz: Ovoz) -> Services:
         intake=AudioIntake(
             ovoz.recordings,
             ovoz.blobs,
+            UploadClaims(ovoz.read_models, ovoz.audios, ovoz.recordings.name, _quota(ovoz)),
             ovoz.settings.max_upload_bytes,
             ovoz.settings.max_audio_seconds,
         ),
@@ -45,6 +48,11 @@ def services_of(ovoz: Ovoz) -> Services:
         render_transcript=lambda fmt, text, segments, extra: render(fmt, text, segments, **extra),
         wait_for=ovoz.wait_for,
     )
+
+
+def _quota(ovoz: Ovoz) -> UploadQuota:
+    settings = ovoz.settings
+    return UploadQuota(settings.quota_queued_audio_seconds, settings.quota_stored_bytes)
 
 
 def _lifespan(ovoz: Ovoz) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:

@@ -18,6 +18,7 @@ from psycopg.sql import SQL, Literal
 from psycopg.types.json import Jsonb
 
 from domain.erasure import ErasedEvent
+from domain.quota import QuotaUsage
 from domain.recordings import Recording, TranscriptionStatus, apply_edit
 
 MAX_PAGE = 100
@@ -343,6 +344,25 @@ class AudiosView(PostgresTrackingRecorder):
             curs.execute(f"SELECT count(*) AS n FROM audios {condition}", params)  # noqa: S608
             count = curs.fetchone()
         return AudioPage(items=items, total=int(count["n"]) if count else 0)
+
+    def usage_of(self, owner_id: UUID, log_name: str) -> tuple[QuotaUsage, int]:
+        """What ``owner_id``'s recordings hold against their upload quota (the audio
+        still waiting for or in transcription, and the bytes of every live recording),
+        and the position in ``log_name``'s log that this count reflects (one snapshot):
+        uploads recorded past it are not in the count."""
+        waiting = [TranscriptionStatus.QUEUED.value, TranscriptionStatus.PROCESSING.value]
+        with self.datastore.get_connection() as conn, conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            curs = conn.cursor()
+            curs.execute(
+                "SELECT coalesce(sum(duration_seconds) FILTER (WHERE status = ANY(%s)), 0) AS s, "
+                "coalesce(sum(size_bytes), 0) AS b FROM audios WHERE owner_id = %s",
+                (waiting, owner_id),
+            )
+            record = curs.fetchone()
+            position = self._max_tracking_id(log_name, curs) or 0
+        assert record is not None  # an aggregate always has a row
+        return QuotaUsage(float(record["s"]), int(record["b"])), position
 
     def ids_of(self, owner_id: UUID) -> list[UUID]:
         with self.datastore.transaction(commit=False) as curs:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from domain.quota import QuotaExceededError, QuotaKind
 from domain.recordings import FileTooLargeError, InvalidAudioError, VersionConflictError
 from domain.recordings import TranscriptionStatus as DomainStatus
 from graphql_api.messages import message
@@ -11,6 +12,7 @@ from graphql_api.recordings.types import (
     InvalidEdit,
     InvalidState,
     NotFound,
+    QuotaExceeded,
     TranscriptionStatus,
     VersionConflict,
 )
@@ -42,6 +44,33 @@ def file_too_large(locale: str, e: FileTooLargeError) -> FileTooLarge:
         code="FILE_TOO_LARGE",
         message=message("FILE_TOO_LARGE", locale, max_mb=e.max_bytes // (1024 * 1024)),
         max_bytes=e.max_bytes,
+    )
+
+
+def not_a_file(locale: str) -> InvalidAudio:
+    return InvalidAudio(
+        code="INVALID_AUDIO", message=message("NOT_A_FILE", locale), reason="NOT_A_FILE"
+    )
+
+
+_MIB = 1024 * 1024
+# Limits in the message's units: minutes of audio, megabytes of storage.
+_IN_MESSAGE_UNITS = {QuotaKind.QUEUED_AUDIO_SECONDS: 60.0, QuotaKind.STORED_BYTES: float(_MIB)}
+
+
+def quota_exceeded(locale: str, e: QuotaExceededError) -> QuotaExceeded:
+    unit = _IN_MESSAGE_UNITS[e.kind]
+    figures = {
+        name: f"{value / unit:.1f}"
+        for name, value in (("limit", e.limit), ("used", e.used), ("requested", e.requested))
+    }
+    return QuotaExceeded(
+        code="QUOTA_EXCEEDED",
+        message=message(f"QUOTA_{e.kind.value}", locale, **figures),
+        quota=e.kind,
+        limit=e.limit,
+        used=e.used,
+        requested=e.requested,
     )
 
 

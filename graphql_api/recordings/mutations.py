@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import strawberry
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 from strawberry.file_uploads import Upload
 
+from domain.quota import QuotaExceededError
 from domain.recordings import (
     FileTooLargeError,
     InvalidAudioError,
@@ -50,20 +52,27 @@ class RecordingsMutation:
     ) -> UploadAudioResult:
         principal = require_principal(info.context)
         locale = info.context.locale
+        upload: object = file  # the Upload scalar passes any variable value through
+        if not isinstance(upload, UploadFile):
+            # A JSON value for the variable, or a multipart part without a filename
+            # (which the form parser takes for a text field): nothing to read as a file.
+            return convert.not_a_file(locale)
         try:
             written = await run_in_threadpool(
                 info.context.services.intake.accept,
                 principal,
-                file.file,  # type: ignore[attr-defined]  # a Starlette UploadFile
-                file.filename,  # type: ignore[attr-defined]
+                upload.file,
+                upload.filename,
                 language,
             )
         except InvalidAudioError as e:
             return convert.invalid_audio(locale, e)
         except FileTooLargeError as e:
             return convert.file_too_large(locale, e)
+        except QuotaExceededError as e:
+            return convert.quota_exceeded(locale, e)
         finally:
-            await file.close()  # type: ignore[attr-defined]
+            await upload.close()
         return await audio_after(info.context, written)
 
     @strawberry.mutation(description="Correct the transcript (whole text or per segment).")

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import strawberry
 
+from domain.quota import QuotaKind
 from domain.recordings import Recording
 from graphql_api.errors import Error
 from projections.audios import AudioRow
@@ -146,14 +147,29 @@ class VersionConflict(Error):
 @strawberry.type
 class InvalidAudio(Error):
     reason: str = strawberry.field(
-        description="NOT_AUDIO, NO_AUDIO_STREAM, EMPTY, TRUNCATED, UNDECODABLE, TOO_LONG "
-        "or UNKNOWN_LANGUAGE."
+        description="NOT_AUDIO, NO_AUDIO_STREAM, EMPTY, TRUNCATED, UNDECODABLE, TOO_LONG, "
+        "UNKNOWN_LANGUAGE or NOT_A_FILE (the Upload value was not a file part)."
     )
 
 
 @strawberry.type
 class FileTooLarge(Error):
     max_bytes: int
+
+
+# The domain's enum is the schema's: one list of the limits there are.
+strawberry.enum(QuotaKind, description="A per-user limit on uploads.")
+
+
+@strawberry.type(
+    description="Accepting the upload would take you past a limit: QUEUED_AUDIO_SECONDS "
+    "frees up as your queued recordings are transcribed, STORED_BYTES as you delete some."
+)
+class QuotaExceeded(Error):
+    quota: QuotaKind
+    limit: float = strawberry.field(description="The limit, in seconds or bytes.")
+    used: float = strawberry.field(description="What you hold now, in the same unit.")
+    requested: float = strawberry.field(description="What this upload would add.")
 
 
 @strawberry.type
@@ -183,7 +199,7 @@ class AudioUpdateInput:
 
 
 UploadAudioResult = Annotated[
-    Audio | InvalidAudio | FileTooLarge, strawberry.union("UploadAudioResult")
+    Audio | InvalidAudio | FileTooLarge | QuotaExceeded, strawberry.union("UploadAudioResult")
 ]
 UpdateAudioResult = Annotated[
     Audio | NotFound | VersionConflict | InvalidEdit, strawberry.union("UpdateAudioResult")

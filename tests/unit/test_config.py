@@ -279,3 +279,54 @@ def test_admin_phone_numbers_are_a_set(tmp_path: Path) -> None:
         dev_env(tmp_path, ADMIN_PHONE_NUMBERS="+998901234567, +998911112233 ,,")
     )
     assert settings.admin_phone_numbers == frozenset({"+998901234567", "+998911112233"})
+
+
+# -- upload quotas --------------------------------------------------------------------------
+
+
+def test_upload_quotas_default_to_four_hours_queued_and_five_gib_stored(tmp_path: Path) -> None:
+    settings = Settings.from_env(dev_env(tmp_path))
+    assert settings.quota_queued_audio_seconds == 4 * 3600
+    assert settings.quota_stored_bytes == 5 * 1024**3
+
+
+def test_upload_quotas_are_read_from_the_environment(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        dev_env(
+            tmp_path,
+            QUOTA_QUEUED_AUDIO_SECONDS="36000.5",
+            QUOTA_STORED_BYTES=str(20 * 1024**3),
+        )
+    )
+    assert settings.quota_queued_audio_seconds == 36000.5
+    assert settings.quota_stored_bytes == 20 * 1024**3
+
+
+@pytest.mark.parametrize("raw", ["lots", "0", "-5", "nan", "inf"])
+def test_a_queued_audio_quota_that_is_not_a_positive_number_is_refused(
+    tmp_path: Path, raw: str
+) -> None:
+    with pytest.raises(ConfigError, match="QUOTA_QUEUED_AUDIO_SECONDS"):
+        Settings.from_env(dev_env(tmp_path, QUOTA_QUEUED_AUDIO_SECONDS=raw))
+
+
+@pytest.mark.parametrize("raw", ["5GiB", "0", "-1"])
+def test_a_stored_bytes_quota_that_is_not_a_positive_integer_is_refused(
+    tmp_path: Path, raw: str
+) -> None:
+    with pytest.raises(ConfigError, match="QUOTA_STORED_BYTES"):
+        Settings.from_env(dev_env(tmp_path, QUOTA_STORED_BYTES=raw))
+
+
+def test_quotas_below_the_per_file_limits_are_refused(tmp_path: Path) -> None:
+    """A file that passes MAX_AUDIO_SECONDS / MAX_UPLOAD_BYTES must fit an empty quota."""
+    with pytest.raises(ConfigError, match=r"QUOTA_QUEUED_AUDIO_SECONDS.*MAX_AUDIO_SECONDS"):
+        Settings.from_env(dev_env(tmp_path, QUOTA_QUEUED_AUDIO_SECONDS="3600"))
+    with pytest.raises(ConfigError, match=r"QUOTA_STORED_BYTES.*MAX_UPLOAD_BYTES"):
+        Settings.from_env(
+            dev_env(tmp_path, MAX_UPLOAD_BYTES="2000000", QUOTA_STORED_BYTES="1000000")
+        )
+    lowered = Settings.from_env(
+        dev_env(tmp_path, MAX_AUDIO_SECONDS="600", QUOTA_QUEUED_AUDIO_SECONDS="600")
+    )
+    assert lowered.quota_queued_audio_seconds == 600
