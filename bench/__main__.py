@@ -30,7 +30,10 @@ from infrastructure.config import Settings
 WARMUP_SECONDS = 5.0
 #: Every entry; DEFAULT runs without --only. The others are slow (engine: many minutes
 #: of inference and a 1-hour file) or belong to work that may not be there yet.
-ENTRIES = ("signin", "me", "audios", "upload", "edit", "e2e", "engine", "encryption", "live")
+ENTRIES = (
+    "signin", "me", "audios", "upload", "edit", "e2e", "engine", "encryption", "live",
+    "signin-abuse",
+)  # fmt: skip
 DEFAULT = ("signin", "me", "audios", "upload", "edit", "e2e")
 # Fixed-code test phones for the users the entries act as.
 READER, EDITOR, UPLOADER, LISTENER = phones(9_000_001, 4)
@@ -338,6 +341,14 @@ def _optional(name: str, db: BenchDatabase, args: argparse.Namespace) -> list[Ro
     return rows
 
 
+def _signin_abuse(args: argparse.Namespace) -> list[Row]:
+    from bench.signin_abuse import bench_signin_abuse
+
+    # A server of its own on a schema of its own: the flood must not share the other
+    # entries' server, and their sign-ins must not share its numbers.
+    return bench_signin_abuse(args.database_url, args.quick)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _args(argv)
     bench = Bench(args)
@@ -365,6 +376,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name in ("engine", "encryption", "live"):
             if name in args.entries:
                 bench.entry(name, rows, lambda n=name: _optional(n, db, args))  # type: ignore[misc]
+        if "signin-abuse" in args.entries:
+            bench.entry("signin-abuse", rows, lambda: _signin_abuse(args))
     print(table(rows))
     print(
         f"\nPostgreSQL: {db.where}; concurrency {args.concurrency}; one uvicorn process each; "

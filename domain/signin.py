@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import hmac
+import ipaddress
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import Mapper, RecordConflictError, Transcoder
@@ -19,7 +23,7 @@ from domain.errors import (
     SubjectErasedError,
     UserNotFoundError,
 )
-from domain.identity import OtpChallenge, OtpRules, Role, User
+from domain.identity import NoLiveCodeError, OtpChallenge, OtpRules, Role, User
 from domain.phone import normalise_mobile, phone_subject_id
 from domain.ports import Clock, SecretHasher, SmsDeliveryError, SmsMessage, SmsSender
 
@@ -28,6 +32,8 @@ MapperFactory = Callable[[Transcoder], Mapper[UUID]]
 
 _CODE_DIGITS = 6
 _VERIFY_TRIES = 5
+_SEND_TRIES = 3
+_CLIENT_TAG_HEX = 16  # 64 bits: plenty to tell a number's clients apart, useless to reverse
 _MAX_GENERATIONS = 1000  # erased accounts per phone; far beyond any real use
 _SMS_TEXT = "ovoz: tasdiqlash kodi {code}. Hech kimga bermang. / Your ovoz code: {code}"
 
@@ -97,11 +103,32 @@ class Identity(Application[UUID]):
 
     def send_code(self, raw_phone: str) -> CodeSent:
         """Send a fresh code to ``raw_phone``, within the rate limits."""
-        phone = normalise_mobile(raw_phone, self.services.default_region)
-        return _retry_on_conflict(lambda: self._send_code(phone))
+        s = self.services
+        phone = normalise_mobile(raw_phone, s.default_region)
+        code = self._test_codes.get(phone) or _new_code()
+        try:
+            code_id = _retry_on_conflict(lambda: self._open_code(phone, code), _SEND_TRIES)
+        except RecordConflictError:
+            # Other requests and guesses kept writing this number's challenge between our
+            # read and our write: a burst, refused like a burst of guesses.
+            raise RateLimitedError(1) from None
+        try:
+            s.sms.send(SmsMessage(to=phone, text=_SMS_TEXT.format(code=code), code=code))
+        except SmsDeliveryError as e:
+            self._cancel_code(phone, code_id)
+            raise SmsDeliveryFailedError(str(e)) from e
+        return CodeSent(
+            phone=phone,
+            expires_in=int(s.rules.code_ttl.total_seconds()),
+            resend_after=int(s.rules.resend_cooldown.total_seconds()),
+        )
 
-    def verify_code(self, raw_phone: str, code: str) -> SignedIn:
-        """Check ``code`` for ``raw_phone``; register the user on first success."""
+    def verify_code(self, raw_phone: str, code: str, client: str | None = None) -> SignedIn:
+        """Check ``code`` for ``raw_phone``; register the user on first success.
+
+        ``client`` is the caller's network address (None when unknown): failures count
+        per number and client, so that one client's guesses cannot lock out another.
+        """
         try:
             phone = normalise_mobile(raw_phone, self.services.default_region)
         except InvalidPhoneNumberError:
@@ -115,7 +142,7 @@ class Identity(Application[UUID]):
         # one that lost finds its code used. Past a few tries the burst is refused
         # without judging the guess at all.
         try:
-            return _retry_on_conflict(lambda: self._verify_code(phone, code), _VERIFY_TRIES)
+            return _retry_on_conflict(lambda: self._verify_code(phone, code, client), _VERIFY_TRIES)
         except RecordConflictError:
             raise RateLimitedError(1) from None
 
@@ -139,48 +166,44 @@ class Identity(Application[UUID]):
 
     # -- internals -----------------------------------------------------------------------
 
-    def _send_code(self, phone: str) -> CodeSent:
+    def _open_code(self, phone: str, code: str) -> UUID:
         s = self.services
-        now = s.clock.now()
         challenge = self._challenge_for(phone)
-        challenge.check_can_request(now, s.rules)
-        code = self._test_codes.get(phone) or _new_code()
-        code_id = uuid4()
-        challenge.request_code(code_id, s.hasher.hash(code), now + s.rules.code_ttl, now)
+        code_id = challenge.request_code(code, s.hasher, s.clock.now(), s.rules)
         self.save(challenge)
-        try:
-            s.sms.send(SmsMessage(to=phone, text=_SMS_TEXT.format(code=code), code=code))
-        except SmsDeliveryError as e:
-            # The code was never delivered: make sure it can never be used.
-            challenge.delivery_failed(code_id)
-            self.save(challenge)
-            raise SmsDeliveryFailedError(str(e)) from e
-        return CodeSent(
-            phone=phone,
-            expires_in=int(s.rules.code_ttl.total_seconds()),
-            resend_after=int(s.rules.resend_cooldown.total_seconds()),
-        )
+        return code_id
 
-    def _verify_code(self, phone: str, code: str) -> SignedIn:
+    def _cancel_code(self, phone: str, code_id: UUID) -> None:
+        """The code was never delivered: make sure it can never be used. Should every try
+        conflict, the code stays unusable in practice (nobody has it) until it expires."""
+
+        def cancel() -> None:
+            challenge = self._existing_challenge_for(phone)
+            if challenge is not None:
+                challenge.cancel_code(code_id)
+                self.save(challenge)
+
+        with contextlib.suppress(RecordConflictError):
+            _retry_on_conflict(cancel, _VERIFY_TRIES)
+
+    def _verify_code(self, phone: str, code: str, client: str | None) -> SignedIn:
         s = self.services
         now = s.clock.now()
         challenge = self._existing_challenge_for(phone)
         if challenge is None:
             self._spend_decoy_check(code)
             raise InvalidOtpError("no challenge")
+        tag = client_tag(s.phone_hmac_key, challenge.id, client)
         try:
-            code_hash = challenge.check_can_verify(now, s.rules)
-        except InvalidOtpError:
+            code_id = challenge.judge(code, tag, now, s.rules, s.hasher)
+        except NoLiveCodeError:
             self._spend_decoy_check(code)
             raise
-        code_id = challenge.code_id
-        assert code_id is not None  # a live code always has an id
-        if not s.hasher.verify(code_hash, code):
-            challenge.attempt_failed(code_id, now, s.rules.max_failures)
+        if code_id is None:
             self.save(challenge)  # a conflict: verify_code starts again and counts it
             raise InvalidOtpError("wrong code")
         user = self._user_for(challenge, phone)
-        challenge.verified(code_id, user.id, now)
+        challenge.sign_in(code_id, user.id, tag, now)
         # One transaction: of two concurrent verifications of one code exactly one saves
         # version n+1 of the challenge; the other conflicts and, starting again, finds
         # the code used.
@@ -235,6 +258,33 @@ class Identity(Application[UUID]):
     def _challenge_id(self, phone: str, generation: int) -> UUID:
         purpose = "otp" if generation == 0 else f"otp/{generation}"
         return phone_subject_id(self.services.phone_hmac_key, purpose, phone)
+
+
+def client_tag(key: bytes, challenge_id: UUID, address: str | None) -> str | None:
+    """The short keyed hash a challenge knows a client by; None for an unknown client.
+
+    Keyed and salted with the challenge, so that stored events hold no address and the
+    same address cannot be followed from one number to another. An IPv6 client counts
+    by its /64 network: one subscriber is routinely given a whole /64.
+    """
+    if not address:
+        return None
+    digest = hmac.new(
+        key, b"otp-client\x00" + challenge_id.bytes + _client_network(address), hashlib.sha256
+    )
+    return digest.hexdigest()[:_CLIENT_TAG_HEX]
+
+
+def _client_network(address: str) -> bytes:
+    try:
+        ip = ipaddress.ip_address(address.strip())
+    except ValueError:  # not an IP: a test client, a socket path
+        return b"name\x00" + address.encode("utf-8", "replace")
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        return b"ipv6\x00" + ip.packed[:8]
+    return b"ipv4\x00" + ip.packed
 
 
 def _new_code() -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 from uuid import UUID
@@ -20,6 +20,7 @@ from domain.accounts import AccountErasure
 from domain.identity import Role
 from domain.recordings_app import Recordings, Written
 from domain.signin import Identity
+from graphql_api.identity.pacing import SignInPacing
 from projections.audios import AudiosView
 from projections.users import UsersView
 
@@ -67,6 +68,7 @@ class Services:
     # (format, text, segments, extra JSON fields) -> the transcript file's text
     render_transcript: Callable[[str, str, list[dict[str, Any]], dict[str, Any]], str]
     wait_for: Callable[[str, int], bool]  # read-your-writes: (application, position)
+    signin: SignInPacing = field(default_factory=SignInPacing)  # sign-in threads, timing
 
 
 @dataclass

@@ -184,6 +184,7 @@ def otp_rules(settings: Settings) -> OtpRules:
         failure_window=timedelta(seconds=p.failure_window_seconds),
         resend_cooldown=timedelta(seconds=p.resend_cooldown_seconds),
         max_codes_per_hour=p.max_codes_per_hour,
+        max_consecutive_failures=p.max_consecutive_failures,
     )
 
 
@@ -205,7 +206,9 @@ def bootstrap(
         identity = Identity(
             IdentityServices(
                 clock=clock,
-                hasher=Argon2Hasher(settings.otp_pepper),
+                hasher=Argon2Hasher(
+                    settings.otp_pepper, max_concurrent=settings.argon2_max_concurrency
+                ),
                 sms=sms or build_sms(settings),
                 phone_hmac_key=settings.phone_hmac_key,
                 rules=otp_rules(settings),

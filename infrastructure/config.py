@@ -17,6 +17,7 @@ from pathlib import Path
 
 from domain.errors import InvalidPhoneNumberError
 from domain.phone import normalise_mobile
+from infrastructure.hashing import usable_cpus
 
 PRODUCTION = "production"
 _MIN_SECRET_BYTES = 32  # 256 bits: HS256 needs a key at least as long as its hash
@@ -36,6 +37,8 @@ class OtpPolicy:
     failure_window_seconds: int = 3600
     resend_cooldown_seconds: int = 60
     max_codes_per_hour: int = 5
+    max_consecutive_failures: int = 100
+    verify_floor_seconds: float = 0.25
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,7 @@ class Settings:
     sms_backend: str = "console"
     eskiz: EskizSettings | None = None
     otp: OtpPolicy = field(default_factory=OtpPolicy)
+    argon2_max_concurrency: int = 1
     otp_test_numbers: Mapping[str, str] = field(default_factory=dict)
     admin_phone_numbers: frozenset[str] = frozenset()
     default_region: str = "UZ"
@@ -139,7 +143,10 @@ class Settings:
                 failure_window_seconds=_int(e, "OTP_FAILURE_WINDOW_SECONDS", 3600),
                 resend_cooldown_seconds=_int(e, "OTP_RESEND_COOLDOWN_SECONDS", 60),
                 max_codes_per_hour=_int(e, "OTP_MAX_CODES_PER_HOUR", 5),
+                max_consecutive_failures=_int(e, "OTP_MAX_CONSECUTIVE_FAILURES", 100),
+                verify_floor_seconds=_seconds_within(e, "OTP_VERIFY_FLOOR_SECONDS", 0.25, 10.0),
             ),
+            argon2_max_concurrency=_int(e, "ARGON2_MAX_CONCURRENCY", _default_argon2_slots()),
             otp_test_numbers=_test_numbers(e.get("OTP_TEST_NUMBERS", ""), region),
             admin_phone_numbers=frozenset(
                 _phone(p, region, "ADMIN_PHONE_NUMBERS")
@@ -191,6 +198,12 @@ class Settings:
                 f"WHISPER_BATCHED must be auto, on or off, not {self.whisper_batched!r}"
             )
         self._check_quotas()
+        if self.otp.max_consecutive_failures <= self.otp.max_failures:
+            # Else one client's failures alone would lock the number for everyone.
+            raise ConfigError(
+                f"OTP_MAX_CONSECUTIVE_FAILURES ({self.otp.max_consecutive_failures}) must be "
+                f"more than OTP_MAX_FAILURES ({self.otp.max_failures})"
+            )
         if not self.is_production:
             return
         if self.otp_test_numbers:
@@ -328,6 +341,25 @@ def _positive_float(e: Mapping[str, str], name: str, default: float) -> float:
     if not value > 0 or value == float("inf"):
         raise ConfigError(f"{name} must be a positive number, not {raw!r}")
     return value
+
+
+def _seconds_within(e: Mapping[str, str], name: str, default: float, most: float) -> float:
+    raw = e.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= most:  # NaN fails this too
+        raise ConfigError(f"{name} must be between 0 and {most:g} seconds, not {raw!r}")
+    return value
+
+
+def _default_argon2_slots() -> int:
+    """One argon2 computation per usable CPU but one: that one is left to the event loop
+    and PostgreSQL, so that a sign-in flood slows reads down instead of starving them."""
+    return max(1, usable_cpus() - 1)
 
 
 def _int(e: Mapping[str, str], name: str, default: int) -> int:

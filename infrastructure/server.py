@@ -14,6 +14,7 @@ from starlette.applications import Starlette
 from domain.quota import UploadQuota
 from graphql_api.app import create_app
 from graphql_api.context import Services
+from graphql_api.identity.pacing import SignInPacing
 from infrastructure.bootstrap import Ovoz, bootstrap
 from infrastructure.config import Settings
 from infrastructure.formats import render
@@ -47,7 +48,17 @@ def services_of(ovoz: Ovoz) -> Services:
         live=ovoz.live,
         render_transcript=lambda fmt, text, segments, extra: render(fmt, text, segments, **extra),
         wait_for=ovoz.wait_for,
+        signin=_signin_pacing(ovoz.settings),
     )
+
+def _signin_pacing(settings: Settings) -> SignInPacing:
+    # Twice the argon2 slots: while some sign-ins hash, others read or write their
+    # challenge, so argon2 stays busy without a flood holding more threads than that.
+    return SignInPacing(
+        threads=2 * settings.argon2_max_concurrency,
+        failure_floor=settings.otp.verify_floor_seconds,
+    )
+
 
 
 def _quota(ovoz: Ovoz) -> UploadQuota:

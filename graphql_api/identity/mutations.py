@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import strawberry
-from starlette.concurrency import run_in_threadpool
 
 from domain.errors import (
     InvalidOtpError,
@@ -12,7 +11,7 @@ from domain.errors import (
     SmsDeliveryFailedError,
 )
 from domain.signin import CodeSent, SignedIn
-from graphql_api.context import Info
+from graphql_api.context import Context, Info
 from graphql_api.errors import (
     invalid_otp,
     invalid_phone_number,
@@ -26,10 +25,10 @@ from graphql_api.identity.types import OtpSent, Role, SendOtpResult, Token, Veri
 class IdentityMutation:
     @strawberry.mutation(description="Send a one-time code by SMS to a mobile number.")
     async def send_otp(self, info: Info, phone_number: str) -> SendOtpResult:
-        identity = info.context.services.identity
+        services = info.context.services
         locale = info.context.locale
         try:
-            sent: CodeSent = await run_in_threadpool(identity.send_code, phone_number)
+            sent: CodeSent = await services.signin.run(services.identity.send_code, phone_number)
         except InvalidPhoneNumberError:
             return invalid_phone_number(locale)
         except RateLimitedError as e:
@@ -46,16 +45,23 @@ class IdentityMutation:
     async def verify_otp(self, info: Info, phone_number: str, otp_code: str) -> VerifyOtpResult:
         services = info.context.services
         locale = info.context.locale
+        pacing = services.signin
+        started = pacing.started()
         try:
-            signed_in: SignedIn = await run_in_threadpool(
-                services.identity.verify_code, phone_number, otp_code.strip()
+            signed_in: SignedIn = await pacing.run(
+                services.identity.verify_code,
+                phone_number,
+                otp_code.strip(),
+                _client_address(info.context),
             )
         except InvalidOtpError:
+            await pacing.fail_on_time(started)
             return invalid_otp(locale)
         except RateLimitedError as e:
+            await pacing.fail_on_time(started)
             return rate_limited(locale, e.retry_after_seconds)
         # Read-your-writes: the token is only useful once `me` can find the user.
-        await run_in_threadpool(services.wait_for, services.identity.name, signed_in.position)
+        await pacing.run(services.wait_for, services.identity.name, signed_in.position)
         issued = services.tokens.issue(signed_in.user_id, signed_in.role)
         return Token(
             access_token=issued.token,
@@ -65,3 +71,10 @@ class IdentityMutation:
             phone_number=signed_in.phone,
             role=Role(signed_in.role.value),
         )
+
+
+def _client_address(context: Context) -> str | None:
+    """The caller's address as the server sees it: behind a trusted reverse proxy
+    (FORWARDED_ALLOW_IPS), the one the proxy forwarded for."""
+    client = context.request.client
+    return client.host if client is not None else None

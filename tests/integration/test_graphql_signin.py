@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 import uuid
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -15,8 +17,10 @@ import pytest
 from psycopg import sql
 from starlette.applications import Starlette
 
+from domain.errors import InvalidOtpError
 from domain.identity import Role
 from graphql_api.app import create_app
+from graphql_api.identity.pacing import SignInPacing
 from infrastructure.bootstrap import Ovoz
 from infrastructure.server import services_of
 from tests.conftest import FakeClock, RecordingSms
@@ -480,3 +484,154 @@ def test_an_oversized_json_body_is_refused_before_it_is_read(app: Starlette, cou
     )
     assert small.json() == {"data": {"__typename": "Query"}}
     assert count() == before
+
+
+# -- sign-in under attack: per-client failures, answers on time, threads of its own -----
+
+OWNER_AT = ("198.51.100.20", 50123)
+STRANGER_AT = ("203.0.113.7", 40321)
+
+
+def gql_from(
+    app: Starlette, client: tuple[str, int], query: str, variables: dict[str, Any]
+) -> dict[str, Any]:
+    """A GraphQL request from the network address ``client``."""
+
+    async def go() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app, client=client)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            return await http.post("/graphql", json={"query": query, "variables": variables})
+
+    response = asyncio.run(go())
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    assert "errors" not in body, body
+    return body["data"]
+
+
+def verify_from(app: Starlette, client: tuple[str, int], phone: str, code: str) -> str:
+    result = gql_from(app, client, VERIFY, {"p": phone, "c": code})["verifyOtp"]
+    return str(result["__typename"])
+
+
+def test_a_strangers_guesses_lock_out_only_the_stranger(
+    app: Starlette, sms: RecordingSms, clock: FakeClock
+) -> None:
+    assert gql_from(app, STRANGER_AT, SEND, {"p": PHONE})["sendOtp"]["__typename"] == "OtpSent"
+    for delta in range(1, 6):
+        assert verify_from(app, STRANGER_AT, PHONE, other_code(sms.last_code(), delta)) == (
+            "InvalidOtp"
+        )
+    assert verify_from(app, STRANGER_AT, PHONE, sms.last_code()) == "RateLimited"
+    # From another address the owner learns that the code is dead, not that they are locked
+    # out; a fresh code signs them in.
+    assert verify_from(app, OWNER_AT, PHONE, sms.last_code()) == "InvalidOtp"
+    clock.advance(60)
+    assert gql_from(app, OWNER_AT, SEND, {"p": PHONE})["sendOtp"]["__typename"] == "OtpSent"
+    assert verify_from(app, OWNER_AT, PHONE, sms.last_code()) == "Token"
+    # The stranger stays locked out of this number, fresh code or not.
+    clock.advance(60)
+    gql_from(app, STRANGER_AT, SEND, {"p": PHONE})
+    assert verify_from(app, STRANGER_AT, PHONE, sms.last_code()) == "RateLimited"
+
+
+def test_every_failed_verify_answers_no_sooner_than_the_floor(
+    make_ovoz: MakeOvoz, sms: RecordingSms, clock: FakeClock
+) -> None:
+    """Unknown number, expired code, wrong code at a live code (argon2 + an event written),
+    locked-out client, malformed code, bad number: one answer time, which tells nobody
+    who has a live code."""
+    ovoz = make_ovoz(OTP_VERIFY_FLOOR_SECONDS="0.4")
+    app = create_app(services_of(ovoz), production=False)
+    expired, locked, live = "+998901111111", "+998902222222", "+998903333333"
+    ovoz.identity.send_code(expired)
+    ovoz.identity.send_code(locked)
+    for delta in range(1, 6):
+        with pytest.raises(InvalidOtpError):
+            ovoz.identity.verify_code(locked, other_code(sms.last_code(), delta), STRANGER_AT[0])
+    clock.advance(301)  # the codes so far have expired
+    ovoz.identity.send_code(live)
+    attempts = {
+        "unknown number": ("+998904444444", "123456", "InvalidOtp"),
+        "expired code": (expired, "123456", "InvalidOtp"),
+        "wrong code at a live code": (live, other_code(sms.last_code()), "InvalidOtp"),
+        "locked-out client": (locked, "123456", "RateLimited"),
+        "malformed code": (live, "12ab", "InvalidOtp"),
+        "bad number": ("not a phone", "123456", "InvalidOtp"),
+    }
+    for path, (phone, code, answer) in attempts.items():
+        started = time.monotonic()
+        assert verify_from(app, STRANGER_AT, phone, code) == answer, path
+        assert time.monotonic() - started >= 0.4, path
+
+
+def test_a_successful_verify_does_not_wait_for_the_floor(
+    make_ovoz: MakeOvoz, sms: RecordingSms
+) -> None:
+    ovoz = make_ovoz(OTP_VERIFY_FLOOR_SECONDS="10")
+    app = create_app(services_of(ovoz), production=False)
+    send(app, PHONE)
+    started = time.monotonic()
+    assert verify(app, PHONE, sms.last_code())["__typename"] == "Token"
+    assert time.monotonic() - started < 10
+
+
+def test_a_verify_flood_leaves_threads_for_reads(
+    ovoz: Ovoz, sms: RecordingSms, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More stuck sign-ins than anyio's default thread limiter has tokens (40): they queue
+    for the two sign-in threads, and `me` still gets a thread at once."""
+    token = (
+        "Bearer "
+        + ovoz.tokens.issue(
+            ovoz.identity.verify_code(PHONE, _sent_code(ovoz, sms)).user_id, Role.USER
+        ).token
+    )
+    assert ovoz.wait_for("identity", ovoz.identity.recorder.max_notification_id() or 0)
+    release = threading.Event()
+    running, most = [0], [0]
+    lock = threading.Lock()
+
+    def stuck_verify(*_: object) -> None:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        release.wait(30)
+        with lock:
+            running[0] -= 1
+        raise InvalidOtpError("wrong code")
+
+    monkeypatch.setattr(ovoz.identity, "verify_code", stuck_verify)
+    services = replace(services_of(ovoz), signin=SignInPacing(threads=2, failure_floor=0))
+    app = create_app(services, production=False)
+
+    async def scenario() -> tuple[float, list[httpx.Response]]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            flood = [
+                asyncio.create_task(
+                    http.post(
+                        "/graphql", json={"query": VERIFY, "variables": {"p": PHONE, "c": "123456"}}
+                    )
+                )
+                for _ in range(45)
+            ]
+            await asyncio.sleep(0.5)  # every flood request is in, waiting for a thread
+            started = time.monotonic()
+            answer = await asyncio.wait_for(
+                http.post("/graphql", json={"query": ME}, headers={"Authorization": token}), 10
+            )
+            took = time.monotonic() - started
+            assert answer.json()["data"]["me"]["phoneNumber"] == PHONE
+            release.set()
+            return took, list(await asyncio.gather(*flood))
+
+    took, flooded = asyncio.run(scenario())
+    assert took < 5
+    assert most[0] == 2
+    assert all(r.json()["data"]["verifyOtp"]["__typename"] == "InvalidOtp" for r in flooded)
+
+
+def _sent_code(ovoz: Ovoz, sms: RecordingSms) -> str:
+    ovoz.identity.send_code(PHONE)
+    return sms.last_code()

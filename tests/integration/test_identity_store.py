@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -22,8 +23,9 @@ from psycopg import sql
 
 from domain.errors import InvalidOtpError, RateLimitedError
 from domain.phone import phone_subject_id
-from domain.signin import SignedIn
+from domain.signin import CodeSent, SignedIn
 from infrastructure.bootstrap import Ovoz
+from infrastructure.hashing import Argon2Hasher
 from tests.conftest import RecordingSms
 from tests.integration.conftest import MakeOvoz
 
@@ -32,6 +34,19 @@ PHONE_FORMS = ("+998901234567", "998901234567", "901234567")
 
 
 # -- helpers -----------------------------------------------------------------------------
+
+
+class RacingHasher(Argon2Hasher):
+    """The real hasher, which lets ``meanwhile`` run while it hashes a code."""
+
+    def __init__(self, pepper: bytes, meanwhile: Callable[[], None]) -> None:
+        super().__init__(pepper)
+        self._meanwhile = meanwhile
+
+    def hash(self, secret: str) -> str:
+        hashed = super().hash(secret)
+        self._meanwhile()
+        return hashed
 
 
 def connect(database_url: str) -> psycopg.Connection[Any]:
@@ -310,6 +325,83 @@ def test_concurrent_wrong_guesses_are_each_counted(
     assert len(answered) + len(refused) == threads_n, results
     assert event_names(database_url, schema).count("OtpAttemptFailed") == len(answered)
     assert 1 <= len(answered) <= 5
+
+
+def test_a_send_that_keeps_losing_races_is_rate_limited_not_an_internal_error(
+    make_ovoz: MakeOvoz, sms: RecordingSms, clock: Any, database_url: str, schema: str
+) -> None:
+    """Each time the sender has read the challenge and hashes its code, another process
+    records a wrong guess at the same number first: every save conflicts."""
+    sender, guesser = make_ovoz(start=False), make_ovoz(start=False)
+    sender.identity.send_code(PHONE)
+    first_code = sms.last_code()
+    clock.advance(61)
+    wrong = f"{(int(first_code) + 1) % 10**6:06d}"
+    guesses: list[object] = []
+
+    def guess_elsewhere() -> None:
+        def guess() -> None:
+            try:
+                guesser.identity.verify_code(PHONE, wrong, f"203.0.113.{len(guesses)}")
+            except InvalidOtpError as e:
+                guesses.append(e)
+
+        other = threading.Thread(target=guess)
+        other.start()
+        other.join(30)
+
+    sender.identity.services = replace(
+        sender.identity.services,
+        hasher=RacingHasher(sender.settings.otp_pepper, guess_elsewhere),
+    )
+    with pytest.raises(RateLimitedError):
+        sender.identity.send_code(PHONE)
+    names = event_names(database_url, schema)
+    assert len(guesses) == names.count("OtpAttemptFailed") == 3  # one per try, each counted
+    assert names.count("OtpRequested") == 1
+    assert len(sms.sent) == 1  # no code was sent that is not stored
+    # The first code survived three wrong guesses: the owner can still use it.
+    assert sender.identity.verify_code(PHONE, first_code, "198.51.100.20").phone == PHONE
+
+
+def test_concurrent_sends_and_guesses_at_one_number_end_in_typed_answers(
+    make_ovoz: MakeOvoz, sms: RecordingSms, clock: Any, database_url: str, schema: str
+) -> None:
+    instances = [make_ovoz(start=False) for _ in range(3)]
+    instances[0].identity.send_code(PHONE)
+    wrong = f"{(int(sms.last_code()) + 1) % 10**6:06d}"
+    clock.advance(61)
+    threads_n = 12
+    barrier = threading.Barrier(threads_n)
+    results: list[object] = []
+    lock = threading.Lock()
+
+    def act(i: int) -> None:
+        identity = instances[i % len(instances)].identity
+        barrier.wait()
+        try:
+            outcome: object = (
+                identity.send_code(PHONE)
+                if i % 2 == 0
+                else identity.verify_code(PHONE, wrong, f"203.0.113.{i}")
+            )
+        except Exception as e:  # anything but the typed answers fails the test below
+            outcome = e
+        with lock:
+            results.append(outcome)
+
+    threads = [threading.Thread(target=act, args=(i,)) for i in range(threads_n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(results) == threads_n
+    typed = (CodeSent, RateLimitedError, InvalidOtpError)
+    assert all(isinstance(r, typed) for r in results), results
+    sent = [r for r in results if isinstance(r, CodeSent)]
+    assert len(sent) <= 1  # the resend cooldown holds under the race
+    names = event_names(database_url, schema)
+    assert names.count("OtpRequested") == 1 + len(sent) == len(sms.sent)
 
 
 # -- the users projection ----------------------------------------------------------------

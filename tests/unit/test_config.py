@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from infrastructure.config import ConfigError, Settings
+from infrastructure.hashing import usable_cpus
 
 SECRET_NAMES = ("JWT_SECRET", "OTP_PEPPER", "PHONE_HMAC_KEY", "MASTER_KEY")
 GOOD_SECRET = "g" * 32
@@ -330,3 +331,52 @@ def test_quotas_below_the_per_file_limits_are_refused(tmp_path: Path) -> None:
         dev_env(tmp_path, MAX_AUDIO_SECONDS="600", QUOTA_QUEUED_AUDIO_SECONDS="600")
     )
     assert lowered.quota_queued_audio_seconds == 600
+
+
+# -- sign-in under attack ------------------------------------------------------------------
+
+
+def test_sign_in_abuse_settings_default_to_the_nist_ceiling_and_a_quarter_second(
+    tmp_path: Path,
+) -> None:
+    settings = Settings.from_env(dev_env(tmp_path))
+    assert settings.otp.max_consecutive_failures == 100
+    assert settings.otp.verify_floor_seconds == 0.25
+    assert settings.argon2_max_concurrency == max(1, usable_cpus() - 1)
+
+
+def test_sign_in_abuse_settings_are_read_from_the_environment(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        dev_env(
+            tmp_path,
+            OTP_MAX_CONSECUTIVE_FAILURES="50",
+            OTP_VERIFY_FLOOR_SECONDS="0.5",
+            ARGON2_MAX_CONCURRENCY="3",
+        )
+    )
+    assert settings.otp.max_consecutive_failures == 50
+    assert settings.otp.verify_floor_seconds == 0.5
+    assert settings.argon2_max_concurrency == 3
+    no_floor = Settings.from_env(dev_env(tmp_path, OTP_VERIFY_FLOOR_SECONDS="0"))
+    assert no_floor.otp.verify_floor_seconds == 0
+
+
+@pytest.mark.parametrize("raw", ["soon", "-0.1", "11", "nan"])
+def test_a_verify_floor_outside_zero_to_ten_seconds_is_refused(tmp_path: Path, raw: str) -> None:
+    with pytest.raises(ConfigError, match="OTP_VERIFY_FLOOR_SECONDS"):
+        Settings.from_env(dev_env(tmp_path, OTP_VERIFY_FLOOR_SECONDS=raw))
+
+
+@pytest.mark.parametrize(
+    ("name", "raw"), [("OTP_MAX_CONSECUTIVE_FAILURES", "1e2"), ("ARGON2_MAX_CONCURRENCY", "0")]
+)
+def test_bad_sign_in_abuse_integers_are_refused(tmp_path: Path, name: str, raw: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_env(dev_env(tmp_path, **{name: raw}))
+
+
+def test_a_ceiling_one_client_could_reach_alone_is_refused(tmp_path: Path) -> None:
+    """At or below OTP_MAX_FAILURES one stranger would lock the number for everyone."""
+    with pytest.raises(ConfigError, match=r"OTP_MAX_CONSECUTIVE_FAILURES.*OTP_MAX_FAILURES"):
+        Settings.from_env(dev_env(tmp_path, OTP_MAX_CONSECUTIVE_FAILURES="5"))
+

@@ -6,8 +6,11 @@ one; only the clock and the SMS gateway are fakes. No I/O.
 
 from __future__ import annotations
 
+import ipaddress
 import re
+import uuid
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -22,7 +25,7 @@ from domain.errors import (
 )
 from domain.identity import OtpChallenge, OtpRules, Role, User
 from domain.ports import SmsMessage
-from domain.signin import Identity, IdentityServices
+from domain.signin import Identity, IdentityServices, client_tag
 from infrastructure.hashing import Argon2Hasher
 from tests.conftest import FakeClock, RecordingSms
 
@@ -30,6 +33,8 @@ PEPPER = b"unit-test-pepper-" + b"p" * 32
 HMAC_KEY = b"unit-test-phone-hmac-key-" + b"k" * 32
 PHONE = "+998901234567"
 OTHER_PHONE = "+998911112233"
+OWNER = "198.51.100.20"  # the caller's network addresses, as the API sees them
+STRANGER = "203.0.113.7"
 POPO_ENV = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
 
 
@@ -286,46 +291,47 @@ def test_code_dead_after_five_wrong_tries_stays_dead_when_lockout_lifts(
         app.verify_code(PHONE, code)
 
 
-def test_five_wrong_tries_lock_the_phone_with_retry_after(
+def test_five_wrong_tries_lock_that_client_out_of_the_number_with_retry_after(
     clock: FakeClock, app: Identity, sms: RecordingSms
 ) -> None:
     app.send_code(PHONE)
     code = sms.last_code()
     for _ in range(5):
         with pytest.raises(InvalidOtpError):
-            app.verify_code(PHONE, wrong(code))
+            app.verify_code(PHONE, wrong(code), client=STRANGER)
     clock.advance(100)
     with pytest.raises(RateLimitedError) as locked:
-        app.verify_code(PHONE, code)
+        app.verify_code(PHONE, code, client=STRANGER)
     assert locked.value.retry_after_seconds == 3600 - 100
+    # Asking for a code is limited on its own, not by anyone's failures...
+    app.send_code(PHONE)
+    # ...but the locked-out client cannot use it, even when it has it.
     with pytest.raises(RateLimitedError):
-        app.send_code(PHONE)
+        app.verify_code(PHONE, sms.last_code(), client=STRANGER)
 
 
-def test_resend_does_not_reset_failure_count(
+def test_a_fresh_code_does_not_reset_a_clients_failures(
     clock: FakeClock, app: Identity, sms: RecordingSms
 ) -> None:
     app.send_code(PHONE)
     for _ in range(3):
         with pytest.raises(InvalidOtpError):
-            app.verify_code(PHONE, wrong(sms.last_code()))
+            app.verify_code(PHONE, wrong(sms.last_code()), client=OWNER)
     clock.advance(60)
     app.send_code(PHONE)
     second = sms.last_code()
     for _ in range(2):
         with pytest.raises(InvalidOtpError):
-            app.verify_code(PHONE, wrong(second))
-    # Five failures across two codes: the right second code is refused...
-    with pytest.raises(RateLimitedError):
-        app.verify_code(PHONE, second)
-    # ...and so is a third code, until the failure window has passed.
+            app.verify_code(PHONE, wrong(second), client=OWNER)
+    # Five failures of this client across two codes: even the right second code is refused
+    # until the first of them leaves the window.
     clock.advance(60)
     with pytest.raises(RateLimitedError) as locked:
-        app.send_code(PHONE)
+        app.verify_code(PHONE, second, client=OWNER)
     assert locked.value.retry_after_seconds == 3600 - 120
     clock.advance(3600 - 120)
     app.send_code(PHONE)
-    assert app.verify_code(PHONE, sms.last_code()).phone == PHONE
+    assert app.verify_code(PHONE, sms.last_code(), client=OWNER).phone == PHONE
 
 
 def test_successful_sign_in_clears_earlier_failures(
@@ -350,6 +356,205 @@ def test_failures_on_one_phone_do_not_lock_another(app: Identity, sms: Recording
             app.verify_code(PHONE, wrong(sms.last_code()))
     app.send_code(OTHER_PHONE)
     assert app.verify_code(OTHER_PHONE, sms.last_code()).phone == OTHER_PHONE
+
+
+# -- a stranger's guesses: no lock-out of the owner, no brute force ----------------------
+
+
+def test_a_strangers_wrong_guesses_do_not_lock_the_owner_out(
+    clock: FakeClock, app: Identity, sms: RecordingSms
+) -> None:
+    app.send_code(PHONE)  # anyone may ask for a code to any number
+    for _ in range(5):
+        with pytest.raises(InvalidOtpError):
+            app.verify_code(PHONE, wrong(sms.last_code()), client=STRANGER)
+    with pytest.raises(RateLimitedError):
+        app.verify_code(PHONE, sms.last_code(), client=STRANGER)
+    # The stranger killed that code; the owner is told so, not locked out...
+    with pytest.raises(InvalidOtpError) as dead:
+        app.verify_code(PHONE, sms.last_code(), client=OWNER)
+    assert not isinstance(dead.value, RateLimitedError)
+    # ...asks for a fresh one (with a fresh budget of guesses) and signs in.
+    clock.advance(60)
+    app.send_code(PHONE)
+    with pytest.raises(InvalidOtpError):
+        app.verify_code(PHONE, wrong(sms.last_code()), client=OWNER)  # one typo
+    assert app.verify_code(PHONE, sms.last_code(), client=OWNER).phone == PHONE
+
+
+def test_a_client_gets_five_guesses_at_a_number_per_window_across_codes(
+    clock: FakeClock, app: Identity, sms: RecordingSms
+) -> None:
+    app.send_code(PHONE)
+    for _ in range(5):
+        with pytest.raises(InvalidOtpError):
+            app.verify_code(PHONE, wrong(sms.last_code()), client=STRANGER)
+    for _ in range(4):  # the stranger asks for fresh codes: they do not help it
+        clock.advance(60)
+        app.send_code(PHONE)
+        before = position(app)
+        with pytest.raises(RateLimitedError):
+            app.verify_code(PHONE, sms.last_code(), client=STRANGER)
+        assert position(app) == before  # refused unjudged: no attempt recorded
+    assert sum(t.endswith("OtpAttemptFailed") for t in stored_topics(app)) == 5
+
+
+def test_a_code_dies_after_five_wrong_guesses_from_any_clients(
+    app: Identity, sms: RecordingSms
+) -> None:
+    app.send_code(PHONE)
+    code = sms.last_code()
+    for n in range(5):
+        with pytest.raises(InvalidOtpError):
+            app.verify_code(PHONE, wrong(code), client=f"203.0.113.{n}")
+    for n in range(5, 10):  # more clients: the code is dead, their guesses are not judged
+        before = position(app)
+        with pytest.raises(InvalidOtpError):
+            app.verify_code(PHONE, code, client=f"203.0.113.{n}")
+        assert position(app) == before
+    assert sum(t.endswith("OtpAttemptFailed") for t in stored_topics(app)) == 5
+
+
+def test_consecutive_failures_from_many_clients_lock_the_number(
+    clock: FakeClock, sms: RecordingSms
+) -> None:
+    """The NIST ceiling, scaled down: with ceiling 15 three clients reach it (the default,
+    100, takes at least 20)."""
+    app = make_identity(clock, sms, rules=OtpRules(max_consecutive_failures=15))
+    for n in range(3):
+        app.send_code(PHONE)
+        for _ in range(5):
+            with pytest.raises(InvalidOtpError):
+                app.verify_code(PHONE, wrong(sms.last_code()), client=f"203.0.113.{n}")
+        clock.advance(100)
+    # Now the number itself is locked, for every client, the owner too...
+    with pytest.raises(RateLimitedError) as locked:
+        app.verify_code(PHONE, "123456", client=OWNER)
+    assert locked.value.retry_after_seconds == 3600 - 100
+    with pytest.raises(RateLimitedError):  # ...and no code can be sent it: none could work
+        app.send_code(PHONE)
+    clock.advance(3600 - 100)
+    app.send_code(PHONE)
+    with pytest.raises(InvalidOtpError):  # the streak starts again: one failure locks nothing
+        app.verify_code(PHONE, wrong(sms.last_code()), client="203.0.113.99")
+    assert app.verify_code(PHONE, sms.last_code(), client=OWNER).phone == PHONE
+
+
+def test_a_sign_in_ends_the_streak_of_consecutive_failures(
+    clock: FakeClock, sms: RecordingSms
+) -> None:
+    app = make_identity(clock, sms, rules=OtpRules(max_consecutive_failures=6))
+    app.send_code(PHONE)
+    for n in range(5):
+        with pytest.raises(InvalidOtpError):
+            app.verify_code(PHONE, wrong(sms.last_code()), client=f"203.0.113.{n}")
+    clock.advance(60)
+    app.send_code(PHONE)
+    app.verify_code(PHONE, sms.last_code(), client=OWNER)
+    clock.advance(60)
+    app.send_code(PHONE)
+    for n in range(5, 10):  # five more, ten in all, but never six in a row
+        with pytest.raises(InvalidOtpError):
+            app.verify_code(PHONE, wrong(sms.last_code()), client=f"203.0.113.{n}")
+    clock.advance(60)
+    app.send_code(PHONE)
+    assert app.verify_code(PHONE, sms.last_code(), client=OWNER).phone == PHONE
+
+
+def test_the_owners_sign_in_does_not_forgive_a_strangers_failures(
+    clock: FakeClock, app: Identity, sms: RecordingSms
+) -> None:
+    app.send_code(PHONE)
+    for _ in range(5):
+        with pytest.raises(InvalidOtpError):
+            app.verify_code(PHONE, wrong(sms.last_code()), client=STRANGER)
+    clock.advance(60)
+    app.send_code(PHONE)
+    app.verify_code(PHONE, sms.last_code(), client=OWNER)
+    clock.advance(60)
+    app.send_code(PHONE)
+    with pytest.raises(RateLimitedError):
+        app.verify_code(PHONE, sms.last_code(), client=STRANGER)
+
+
+def test_a_locked_out_client_may_still_guess_at_other_numbers(
+    app: Identity, sms: RecordingSms
+) -> None:
+    app.send_code(PHONE)
+    for _ in range(5):
+        with pytest.raises(InvalidOtpError):
+            app.verify_code(PHONE, wrong(sms.last_code()), client=STRANGER)
+    app.send_code(OTHER_PHONE)
+    assert app.verify_code(OTHER_PHONE, sms.last_code(), client=STRANGER).phone == OTHER_PHONE
+
+
+def test_an_ipv6_client_counts_by_its_64_network(app: Identity, sms: RecordingSms) -> None:
+    """One subscriber is handed a whole /64: new addresses in it are the same client."""
+    app.send_code(PHONE)
+    for n in range(5):
+        with pytest.raises(InvalidOtpError):
+            app.verify_code(PHONE, wrong(sms.last_code()), client=f"2001:db8:1:2::{n + 1:x}")
+    with pytest.raises(RateLimitedError):
+        app.verify_code(PHONE, sms.last_code(), client="2001:db8:1:2:ffff::9")
+    with pytest.raises(InvalidOtpError):  # another /64 is another client (the code is dead)
+        app.verify_code(PHONE, sms.last_code(), client="2001:db8:1:3::1")
+
+
+def test_client_tags_are_keyed_short_and_per_number() -> None:
+    one, two = uuid.uuid4(), uuid.uuid4()
+    tag = client_tag(HMAC_KEY, one, STRANGER)
+    assert tag is not None
+    assert re.fullmatch(r"[0-9a-f]{16}", tag)
+    assert tag != client_tag(HMAC_KEY, two, STRANGER)  # not followable across numbers
+    assert tag != client_tag(b"another-key-" + b"k" * 32, one, STRANGER)
+    assert tag != client_tag(HMAC_KEY, one, OWNER)
+    assert client_tag(HMAC_KEY, one, f"::ffff:{STRANGER}") == tag  # IPv4-mapped is IPv4
+    assert client_tag(HMAC_KEY, one, "2001:db8::1") == client_tag(HMAC_KEY, one, "2001:db8::2")
+    assert client_tag(HMAC_KEY, one, None) is None
+
+
+def test_failed_attempts_store_a_client_tag_never_the_address(
+    app: Identity, sms: RecordingSms
+) -> None:
+    app.send_code(PHONE)
+    with pytest.raises(InvalidOtpError):
+        app.verify_code(PHONE, wrong(sms.last_code()), client=STRANGER)
+    notifications = app.recorder.select_notifications(start=1, limit=100)
+    [failed] = [n for n in notifications if n.topic.endswith("OtpAttemptFailed")]
+    assert STRANGER.encode() not in failed.state
+    assert bytes(ipaddress.ip_address(STRANGER).packed).hex().encode() not in failed.state
+    event = app.mapper.to_domain_event(failed)
+    assert event.client == client_tag(HMAC_KEY, challenge_of(app, PHONE).id, STRANGER)
+
+
+def test_failures_stored_before_clients_were_counted_still_load_as_one_unknown_client(
+    app: Identity, sms: RecordingSms
+) -> None:
+    """OtpAttemptFailed events stored before ``client`` existed have no such field."""
+    app.send_code(PHONE)
+    challenge = challenge_of(app, PHONE)
+    assert challenge.code_id is not None
+    for _ in range(5):
+        challenge._record_failure(
+            challenge_id=challenge.code_id, at=app.services.clock.now(), max_failures=5
+        )
+    old_shape = []
+    for domain_event in challenge.collect_events():
+        stored = app.mapper.to_stored_event(domain_event)
+        state = app.mapper.transcoder.decode(stored.state)
+        state.pop("client")
+        old_shape.append(replace(stored, state=app.mapper.transcoder.encode(state)))
+    app.recorder.insert_events(old_shape)
+
+    reloaded = challenge_of(app, PHONE)
+    assert reloaded.failures[-1][1] is None
+    assert reloaded.code_hash is None  # five failures killed the code, as they always did
+    clock_now = app.services.clock.now()
+    assert reloaded.failure_streak == 5
+    with pytest.raises(RateLimitedError):  # the unknown client had five failures...
+        reloaded.judge("123456", None, clock_now, app.services.rules, app.services.hasher)
+    with pytest.raises(InvalidOtpError):  # ...a known one has none (and the code is dead)
+        app.verify_code(PHONE, sms.last_code(), client=OWNER)
 
 
 # -- resend cooldown and hourly limit ----------------------------------------------------
@@ -672,6 +877,20 @@ def test_right_code_costs_one_hash_check(
     hashes, verifies = _hasher_calls(counting)
     counted_app.verify_code(PHONE, sms.last_code())
     assert _hasher_calls(counting) == (hashes, verifies + 1)
+
+
+def test_a_refused_guess_costs_no_hash_check(
+    counted_app: Identity, sms: RecordingSms, counting: CountingHasher
+) -> None:
+    """A locked-out client's flood of guesses must not buy it CPU time."""
+    counted_app.send_code(PHONE)
+    for _ in range(5):
+        with pytest.raises(InvalidOtpError):
+            counted_app.verify_code(PHONE, wrong(sms.last_code()), client=STRANGER)
+    hashes, verifies = _hasher_calls(counting)
+    with pytest.raises(RateLimitedError):
+        counted_app.verify_code(PHONE, sms.last_code(), client=STRANGER)
+    assert _hasher_calls(counting) == (hashes, verifies)
 
 
 def test_send_hashes_the_code_once(counted_app: Identity, counting: CountingHasher) -> None:
