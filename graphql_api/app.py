@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 from typing import Any
 
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
@@ -20,18 +20,24 @@ from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketState
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLRequestData
+from strawberry.http.base import BaseRequestProtocol
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types.unset import UNSET, UnsetType
 
 from domain.access import Principal
+from graphql_api import bounded_json
 from graphql_api.cache import ResponseCache, is_cacheable
 from graphql_api.context import Context, Services
 from graphql_api.files import audio_file_endpoint, transcript_endpoint
 from graphql_api.messages import negotiate_locale
 from graphql_api.middleware import (
-    MultipartPreflightMiddleware,
+    BodyRateMiddleware,
+    MultipartGateMiddleware,
     RequestIdMiddleware,
     UploadLimitMiddleware,
 )
+from graphql_api.refusals import Refusal, persisted_query_not_supported, refusal_of
 from graphql_api.schema import build_schema
 
 _MULTIPART_SLACK = 1024 * 1024  # room for the operations and map parts around the file
@@ -87,6 +93,41 @@ class OvozGraphQL(GraphQL[Context, None]):
             await Response(cached, media_type="application/json")(scope, receive, send)
             return
         await super().__call__(scope, receive, _storing(send, self.cache, key))
+
+    async def run(  # type: ignore[override]
+        self,
+        request: Request | WebSocket,
+        context: Context | UnsetType = UNSET,
+        root_value: UnsetType | None = UNSET,
+    ) -> Response | WebSocket:
+        """Strawberry's request handling, with every refusal in the GraphQL error shape
+        (Strawberry answers its own in plain text)."""
+        try:
+            return await super().run(request, context, root_value)  # type: ignore[arg-type]
+        except Refusal as refused:
+            refusal = refused
+        except HTTPException as refused:
+            refusal = refusal_of(refused, request.scope.get("method", ""))
+        return refusal.response(negotiate_locale(request.headers.get("accept-language")))
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        data = await super().parse_http_body(request)
+        # Apollo's automatic persisted queries: told they are unsupported, its link sends
+        # the full query instead (with or without one here, the hash is not honoured).
+        if isinstance(data, GraphQLRequestData) and "persistedQuery" in (data.extensions or {}):
+            raise persisted_query_not_supported()
+        return data
+
+    def decode_json(self, data: str | bytes) -> object:
+        return bounded_json.loads(data)
+
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        # A GET with GraphQL parameters (Apollo's hashed queries) is an API call, whatever
+        # its Accept header says; it gets the JSON answer, not the GraphiQL page.
+        params = request.query_params
+        return "extensions" not in params and super().should_render_graphql_ide(request)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket | None = None
@@ -159,7 +200,7 @@ async def _peek_body(receive: Receive) -> tuple[bytes, Receive]:
 
 def _json_object(body: bytes) -> dict[str, Any] | None:
     try:
-        value = json.loads(body)
+        value = bounded_json.loads(body)
     except ValueError:
         return None
     return value if isinstance(value, dict) else None
@@ -204,6 +245,8 @@ def create_app(
     production: bool,
     max_upload_bytes: int = 500 * 1024 * 1024,
     allowed_origins: Sequence[str] = (),
+    request_timeout: float = 10.0,
+    min_body_rate: float = 1024.0,
     lifespan: Callable[[Starlette], AbstractAsyncContextManager[None]] | None = None,
 ) -> Starlette:
     graphql = OvozGraphQL(
@@ -221,7 +264,7 @@ def create_app(
         routes=[
             Route("/", _home),
             Route("/healthz", _health),
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/graphql", graphql),  # every method: the view answers the ones it refuses
             WebSocketRoute("/graphql", graphql),
             Route("/audio/{audio_id}/file", audio_file_endpoint(services), methods=["GET", "HEAD"]),
             Route("/audio/{audio_id}/transcript.{fmt}", transcript_endpoint(services)),
@@ -230,6 +273,7 @@ def create_app(
     )
     app.state.graphql = graphql
     app.add_middleware(UploadLimitMiddleware, max_body=max_upload_bytes + _MULTIPART_SLACK)
-    app.add_middleware(MultipartPreflightMiddleware)
+    app.add_middleware(BodyRateMiddleware, grace=request_timeout, min_rate=min_body_rate)
+    app.add_middleware(MultipartGateMiddleware, authenticate=graphql._principal)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -1,16 +1,23 @@
-"""ASGI middleware around the whole app: request ids, the CSRF rule for multipart
-uploads, and body-size limits."""
+"""ASGI middleware around the whole app: request ids, the checks of a multipart upload
+before its body is read (CSRF, authentication), and bounds on request bodies (size, rate)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
+from collections.abc import Awaitable, Callable
 
-from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.datastructures import Headers
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from domain.access import Principal
+from graphql_api.messages import negotiate_locale
+from graphql_api.refusals import Refusal, preflight_required, request_timeout, unauthenticated
+
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
-_PREFLIGHT_HEADERS = (b"apollo-require-preflight", b"x-apollo-operation-name")
+_PREFLIGHT_HEADERS = ("apollo-require-preflight", "x-apollo-operation-name")
 
 
 class RequestIdMiddleware:
@@ -37,29 +44,91 @@ class RequestIdMiddleware:
         await self.app(scope, receive, send_with_id)
 
 
-class MultipartPreflightMiddleware:
-    """Refuse multipart GraphQL requests without a preflight header (CSRF), as Apollo
-    Server does: a browser can send multipart/form-data cross-site without a CORS
-    preflight, but not with a custom header."""
+Authenticate = Callable[[str | None], Awaitable[Principal | None]]
 
-    def __init__(self, app: ASGIApp) -> None:
+
+class MultipartGateMiddleware:
+    """Checks a multipart upload from its headers alone, before a byte of its body is
+    read: refused without a preflight header (CSRF: a browser can send multipart/form-data
+    cross-site without a CORS preflight, but not with a custom header, as Apollo Server
+    rules), and refused without a valid bearer token (``authenticate``, the one check
+    GraphQL uses), so that an anonymous client cannot make the server spool a large body."""
+
+    def __init__(self, app: ASGIApp, authenticate: Authenticate) -> None:
         self.app = app
+        self.authenticate = authenticate
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope.get("method") == "POST":
-            headers = dict(scope.get("headers", ()))
-            content_type = headers.get(b"content-type", b"").lower()
-            if content_type.startswith(b"multipart/") and not any(
-                headers.get(h) for h in _PREFLIGHT_HEADERS
-            ):
-                response = PlainTextResponse(
-                    "Multipart requests need an Apollo-Require-Preflight or "
-                    "X-Apollo-Operation-Name header (CSRF protection).",
-                    status_code=400,
-                )
-                await response(scope, receive, send)
+            refusal = await self._refusal(Headers(scope=scope))
+            if refusal is not None:
+                locale = negotiate_locale(Headers(scope=scope).get("accept-language"))
+                await refusal.response(locale)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+    async def _refusal(self, headers: Headers) -> Refusal | None:
+        if not headers.get("content-type", "").lower().startswith("multipart/"):
+            return None
+        if not any(headers.get(h) for h in _PREFLIGHT_HEADERS):
+            return preflight_required()
+        if await self.authenticate(headers.get("authorization")) is None:
+            return unauthenticated()
+        return None
+
+
+class _BodyTooSlowError(Exception):
+    pass
+
+
+class BodyRateMiddleware:
+    """Bounds how slowly a request body may arrive: at least ``min_rate`` bytes a second
+    on average, after ``grace`` seconds (a body of n bytes has ``grace + n / min_rate``).
+    A client trickling a byte every few seconds would otherwise hold a connection, a
+    task and a spooled file for as long as it likes. Time counts only while the app
+    waits for the body; a late body is answered 408 (if nothing was answered yet) and
+    the connection closed."""
+
+    def __init__(self, app: ASGIApp, grace: float, min_rate: float) -> None:
+        self.app = app
+        self.grace = grace
+        self.min_rate = min_rate
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        loop = asyncio.get_running_loop()
+        started_at = loop.time()
+        received = 0
+        complete = False
+        responded = False
+
+        async def timed_receive() -> Message:
+            nonlocal received, complete
+            if complete:  # after the body: a wait for the disconnect, not for data
+                return await receive()
+            deadline = started_at + self.grace + received / self.min_rate
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                raise _BodyTooSlowError from None
+            received += len(message.get("body", b""))
+            complete = message["type"] != "http.request" or not message.get("more_body")
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal responded
+            responded = responded or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, timed_receive, tracking_send)
+        except _BodyTooSlowError:
+            if not responded:
+                locale = negotiate_locale(Headers(scope=scope).get("accept-language"))
+                await request_timeout().response(locale)(scope, receive, send)
 
 
 class _BodyTooLargeError(Exception):

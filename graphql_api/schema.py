@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import strawberry
@@ -16,6 +16,8 @@ from strawberry.extensions import (
 )
 from strawberry.extensions.disable_introspection import DisableIntrospection
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from graphql_api.context import Context
 from graphql_api.documents import DocumentCache
@@ -102,6 +104,32 @@ class OvozSchema(strawberry.Schema):
         # Expected errors (UNAUTHENTICATED, validation) are answers, not incidents;
         # MaskUnexpectedErrors logs the unexpected ones with their request id.
         return
+
+    async def execute(  # noqa: PLR0917 (Strawberry's signature)
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
+        # A subscription runs through stream() (the WebSocket); execute() would run its root
+        # field once as if it were a query and fail inside it (a masked INTERNAL error).
+        # Refused here it is an InvalidOperationTypeError, which the view answers with 400.
+        allowed = {OperationType.QUERY, OperationType.MUTATION}
+        if allowed_operation_types is not None:
+            allowed &= set(allowed_operation_types)
+        return await super().execute(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            allowed,
+            operation_extensions,
+        )
 
 
 def build_schema(*, production: bool) -> strawberry.Schema:

@@ -8,6 +8,7 @@ keys survive restarts; in production a missing or weak secret stops start-up.
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import os
 import secrets
@@ -22,6 +23,8 @@ from infrastructure.hashing import usable_cpus
 PRODUCTION = "production"
 _MIN_SECRET_BYTES = 32  # 256 bits: HS256 needs a key at least as long as its hash
 _GENERATED_SECRETS = ("JWT_SECRET", "OTP_PEPPER", "PHONE_HMAC_KEY", "MASTER_KEY")
+# uvicorn's default: a proxy on the same host is believed, nobody else can claim to be one
+_LOOPBACK = ("127.0.0.1", "::1")
 
 
 class ConfigError(Exception):
@@ -84,6 +87,10 @@ class Settings:
     log_level: str = "INFO"
     workers: int = 1
     allowed_origins: tuple[str, ...] = ()
+    request_timeout: float = 10.0
+    request_body_min_rate: float = 1024.0
+    max_connections: int = 1000
+    forwarded_allow_ips: tuple[str, ...] = _LOOPBACK
     job_lease_seconds: int = 30
     retry_backoff: tuple[float, ...] = (5.0, 30.0, 120.0)
     blob_root: Path | None = None
@@ -163,6 +170,10 @@ class Settings:
             log_level=e.get("LOG_LEVEL", "INFO").upper(),
             workers=_int(e, "WORKERS", 1),
             allowed_origins=tuple(_split(e.get("ALLOWED_ORIGINS", ""))),
+            request_timeout=_positive_float(e, "REQUEST_TIMEOUT", 10.0),
+            request_body_min_rate=_positive_float(e, "REQUEST_BODY_MIN_RATE", 1024.0),
+            max_connections=_int(e, "MAX_CONNECTIONS", 1000),
+            forwarded_allow_ips=_proxies(e.get("FORWARDED_ALLOW_IPS", ",".join(_LOOPBACK))),
             job_lease_seconds=_int(e, "JOB_LEASE_SECONDS", 30),
             retry_backoff=_floats(e, "JOB_RETRY_BACKOFF_SECONDS", (5.0, 30.0, 120.0)),
             blob_root=Path(e["BLOB_DIR"]).resolve() if e.get("BLOB_DIR") else None,
@@ -311,6 +322,23 @@ def _model_map(raw: str) -> dict[str, str]:
             '\'{"uz": "/models/uz-ct2", "*": "base"}\''
         )
     return {k.strip().lower(): v.strip() for k, v in parsed.items()}
+
+
+def _proxies(raw: str) -> tuple[str, ...]:
+    """``FORWARDED_ALLOW_IPS``: addresses and networks (or ``*``) of trusted proxies.
+    uvicorn would take a misspelt entry as a literal that matches no client, silently."""
+    entries = tuple(_split(raw))
+    for entry in entries:
+        if entry == "*":
+            continue
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"FORWARDED_ALLOW_IPS entries are IP addresses, networks (10.0.0.0/8) or *, "
+                f"not {entry!r}"
+            ) from None
+    return entries
 
 
 def _split(raw: str) -> list[str]:

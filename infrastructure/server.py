@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
+import sys
 import threading
 from collections.abc import AsyncIterator, Callable, Collection
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import uvicorn
 from starlette.applications import Starlette
+from uvicorn.config import STARTUP_FAILURE
 
 from domain.quota import UploadQuota
 from graphql_api.app import create_app
@@ -18,12 +21,14 @@ from graphql_api.identity.pacing import SignInPacing
 from infrastructure.bootstrap import Ovoz, bootstrap
 from infrastructure.config import Settings
 from infrastructure.formats import render
+from infrastructure.http_protocol import header_deadline_protocol
 from infrastructure.intake import AudioIntake
 from infrastructure.quota import UploadClaims
 
 log = logging.getLogger("ovoz")
 
 API, PROJECTOR, WORKER = "api", "projector", "worker"
+_WS_MAX_MESSAGE_BYTES = 1024 * 1024  # like a JSON request body; graphql-ws messages are small
 
 
 def services_of(ovoz: Ovoz) -> Services:
@@ -90,6 +95,8 @@ def run_api(settings: Settings, roles: Collection[str]) -> None:
             production=settings.is_production,
             max_upload_bytes=settings.max_upload_bytes,
             allowed_origins=settings.allowed_origins,
+            request_timeout=settings.request_timeout,
+            min_body_rate=settings.request_body_min_rate,
             lifespan=_lifespan(ovoz),
         )
         log.info(
@@ -102,17 +109,38 @@ def run_api(settings: Settings, roles: Collection[str]) -> None:
         # the default SIGTERM handler that would kill us before `finally` closes ovoz
         # (and stops the embedded PostgreSQL).
         signal.signal(signal.SIGTERM, lambda *_: None)
-        uvicorn.run(
-            app,
-            host=settings.host,
-            port=settings.port,
-            log_level=settings.log_level.lower(),
-            ws="websockets-sansio",
-            server_header=False,
-            timeout_graceful_shutdown=10,
-        )
+        _serve(uvicorn.Server(server_config(app, settings)))
     finally:
         ovoz.close()
+
+
+def _serve(server: uvicorn.Server) -> None:
+    """What uvicorn.run does for one process: Ctrl-C is a normal stop, and a server that
+    never started (the port taken, say) exits with uvicorn's start-up failure status."""
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
+    if not server.started:
+        sys.exit(STARTUP_FAILURE)
+
+
+def server_config(app: Starlette, settings: Settings) -> uvicorn.Config:
+    """How uvicorn serves the API: hardened against clients that hold connections open
+    (header deadline, connection limit) and aware of trusted reverse proxies."""
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        http=header_deadline_protocol(settings.request_timeout),
+        ws="websockets-sansio",
+        ws_max_size=_WS_MAX_MESSAGE_BYTES,
+        server_header=False,
+        timeout_graceful_shutdown=10,
+        limit_concurrency=settings.max_connections,
+        # request.client is then the address the trusted proxies forwarded for, not theirs
+        proxy_headers=True,
+        forwarded_allow_ips=list(settings.forwarded_allow_ips),
+    )
 
 
 def run_background(settings: Settings, roles: Collection[str]) -> None:

@@ -504,6 +504,7 @@ def test_a_multipart_request_without_a_preflight_header_is_refused(site: Site) -
     blobs_before, total_before, events_before = site.blobs(), site.total(alice), site.events()
     refused = site.upload(alice, JFK.read_bytes(), "jfk.flac", headers={})
     assert refused.status_code == 400
+    assert refused.json()["errors"][0]["extensions"]["code"] == "PREFLIGHT_REQUIRED"
     assert "preflight" in refused.text.lower()
     assert site.blobs() == blobs_before
     assert site.staging() == []
@@ -514,9 +515,9 @@ def test_a_multipart_request_without_a_preflight_header_is_refused(site: Site) -
     passed = site.upload(alice, b"", "empty.flac", headers={"X-Apollo-Operation-Name": "Upload"})
     assert passed.status_code == 200, passed.text
     assert passed.json()["data"]["uploadAudio"]["reason"] == "EMPTY"
-    # And without a token it is an authentication error, not an upload.
+    # And without a token it is an authentication error, answered before the body is read.
     anonymous = site.upload(None, JFK.read_bytes(), "jfk.flac")
-    assert anonymous.status_code == 200
+    assert anonymous.status_code == 401
     errors = anonymous.json()["errors"]
     assert errors[0]["extensions"]["code"] == "UNAUTHENTICATED"
     assert site.blobs() == blobs_before

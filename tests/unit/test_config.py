@@ -380,3 +380,61 @@ def test_a_ceiling_one_client_could_reach_alone_is_refused(tmp_path: Path) -> No
     with pytest.raises(ConfigError, match=r"OTP_MAX_CONSECUTIVE_FAILURES.*OTP_MAX_FAILURES"):
         Settings.from_env(dev_env(tmp_path, OTP_MAX_CONSECUTIVE_FAILURES="5"))
 
+
+# -- slow clients and proxies ----------------------------------------------------------------
+
+
+def test_connection_limits_default_to_ten_seconds_a_kib_a_second_and_a_thousand(
+    tmp_path: Path,
+) -> None:
+    settings = Settings.from_env(dev_env(tmp_path))
+    assert settings.request_timeout == 10.0
+    assert settings.request_body_min_rate == 1024.0
+    assert settings.max_connections == 1000
+    assert settings.forwarded_allow_ips == ("127.0.0.1", "::1")
+
+
+def test_connection_limits_are_read_from_the_environment(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        dev_env(
+            tmp_path,
+            REQUEST_TIMEOUT="2.5",
+            REQUEST_BODY_MIN_RATE="4096",
+            MAX_CONNECTIONS="200",
+            FORWARDED_ALLOW_IPS="10.0.0.0/8, 192.168.1.7,fd00::/8",
+        )
+    )
+    assert settings.request_timeout == 2.5
+    assert settings.request_body_min_rate == 4096
+    assert settings.max_connections == 200
+    assert settings.forwarded_allow_ips == ("10.0.0.0/8", "192.168.1.7", "fd00::/8")
+
+
+@pytest.mark.parametrize(
+    ("name", "raw"),
+    [
+        ("REQUEST_TIMEOUT", "0"),
+        ("REQUEST_TIMEOUT", "soon"),
+        ("REQUEST_BODY_MIN_RATE", "-1"),
+        ("MAX_CONNECTIONS", "0"),
+        ("MAX_CONNECTIONS", "many"),
+    ],
+)
+def test_connection_limits_that_are_not_positive_numbers_are_refused(
+    tmp_path: Path, name: str, raw: str
+) -> None:
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_env(dev_env(tmp_path, **{name: raw}))
+
+
+def test_no_trusted_proxy_and_any_proxy_can_be_chosen(tmp_path: Path) -> None:
+    assert Settings.from_env(dev_env(tmp_path, FORWARDED_ALLOW_IPS="")).forwarded_allow_ips == ()
+    star = Settings.from_env(dev_env(tmp_path, FORWARDED_ALLOW_IPS="*"))
+    assert star.forwarded_allow_ips == ("*",)
+
+
+@pytest.mark.parametrize("raw", ["proxy.internal", "10.0.0.300", "127.0.0.1;10.0.0.1"])
+def test_a_trusted_proxy_that_is_not_an_address_is_refused(tmp_path: Path, raw: str) -> None:
+    """uvicorn would keep it as a literal that matches no client, and trust nobody."""
+    with pytest.raises(ConfigError, match="FORWARDED_ALLOW_IPS"):
+        Settings.from_env(dev_env(tmp_path, FORWARDED_ALLOW_IPS=raw))
