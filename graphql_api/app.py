@@ -27,6 +27,7 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from domain.access import Principal
 from graphql_api import bounded_json
+from graphql_api.auth import authenticate
 from graphql_api.cache import ResponseCache, is_cacheable
 from graphql_api.context import Context, Services
 from graphql_api.files import audio_file_endpoint, transcript_endpoint
@@ -139,6 +140,7 @@ class OvozGraphQL(GraphQL[Context, None]):
             locale=negotiate_locale(request.headers.get("accept-language")),
             request_id=request.scope.get("state", {}).get("request_id", "-"),
             principal=await self._principal(request.headers.get("authorization")),
+            authorization=request.headers.get("authorization"),
         )
 
     async def on_ws_connect(self, context: Context) -> dict[str, object] | None:
@@ -152,6 +154,7 @@ class OvozGraphQL(GraphQL[Context, None]):
         if principal is None:
             raise ConnectionRejectionError({"code": "UNAUTHENTICATED"})
         context.principal = principal
+        context.authorization = authorization
         websocket = context.request
         if isinstance(websocket, WebSocket):
             delay = max(0.0, principal.expires_at - time.time())
@@ -161,18 +164,7 @@ class OvozGraphQL(GraphQL[Context, None]):
         return None
 
     async def _principal(self, authorization: str | None) -> Principal | None:
-        """The caller a valid token names, if that user still exists (a deleted
-        account's tokens stop working at once in this process, within seconds in others)."""
-        if not authorization:
-            return None
-        scheme, _, token = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            return None
-        principal = self.services.tokens.verify(token.strip())
-        if principal is None or self.services.user_known_live(principal.user_id):
-            return principal
-        live = await run_in_threadpool(self.services.user_is_live, principal.user_id)
-        return principal if live else None
+        return await authenticate(self.services, authorization)
 
 
 async def _peek_body(receive: Receive) -> tuple[bytes, Receive]:

@@ -44,6 +44,14 @@ class LiveEvents(Protocol):
     ) -> AbstractAsyncContextManager[asyncio.Queue[dict[str, Any]]]: ...
 
 
+class CallerCheck(Protocol):
+    """Who a verified token's holder is now (see infrastructure.callers.Callers)."""
+
+    def peek(self, claimed: Principal) -> tuple[bool, Principal | None]: ...
+    def check(self, claimed: Principal) -> Principal | None: ...
+    def forget(self, user_id: UUID) -> None: ...
+
+
 class TokenService(Protocol):
     def issue(self, user_id: UUID, role: Role) -> IssuedToken: ...
     def verify(self, token: str) -> Principal | None: ...
@@ -61,9 +69,7 @@ class Services:
     tokens: TokenService
     blob_path: Callable[[str], Path]
     accounts: AccountErasure
-    user_known_live: Callable[[UUID], bool]  # non-blocking cache check
-    user_is_live: Callable[[UUID], bool]  # blocking: reads the users view
-    forget_user: Callable[[UUID], None]
+    callers: CallerCheck
     live: LiveEvents
     # (format, text, segments, extra JSON fields) -> the transcript file's text
     render_transcript: Callable[[str, str, list[dict[str, Any]], dict[str, Any]], str]
@@ -79,6 +85,7 @@ class Context:
     locale: str
     request_id: str
     principal: Principal | None = None
+    authorization: str | None = None  # what authenticated the principal
     connection_params: Any = None  # the graphql-transport-ws connection_init payload
 
 

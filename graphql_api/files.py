@@ -10,13 +10,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 
+from graphql_api.auth import authenticate
 from graphql_api.context import Services
-
-
-def _bearer(request: Request) -> str | None:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
-
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -27,8 +22,7 @@ def audio_file_endpoint(services: Services) -> Endpoint:
 
     async def download(request: Request) -> Response:
         not_found = PlainTextResponse("Not Found", status_code=404)
-        token = _bearer(request)
-        principal = services.tokens.verify(token) if token else None
+        principal = await authenticate(services, request.headers.get("authorization"))
         if principal is None:
             return PlainTextResponse(
                 "Unauthorized", status_code=401, headers={"WWW-Authenticate": "Bearer"}
@@ -67,8 +61,7 @@ def transcript_endpoint(services: Services) -> Endpoint:
 
     async def export(request: Request) -> Response:
         fmt = request.path_params["fmt"]
-        token = _bearer(request)
-        principal = services.tokens.verify(token) if token else None
+        principal = await authenticate(services, request.headers.get("authorization"))
         if principal is None:
             return PlainTextResponse(
                 "Unauthorized", status_code=401, headers={"WWW-Authenticate": "Bearer"}

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -25,6 +24,7 @@ from domain.ports import Clock, SmsSender
 from domain.recordings_app import Recordings
 from domain.signin import Identity, IdentityServices
 from infrastructure.blobs import FileBlobStore
+from infrastructure.callers import Callers
 from infrastructure.clock import SystemClock
 from infrastructure.config import Settings
 from infrastructure.database import ConnectionParams, Database
@@ -42,9 +42,6 @@ from projections.jobs import JobsProjection, JobsView
 from projections.users import UsersProjection, UsersView
 
 log = logging.getLogger("ovoz")
-
-_LIVE_CACHE_SECONDS = 5.0
-_LIVE_CACHE_MAX = 100_000
 
 
 @dataclass
@@ -73,8 +70,12 @@ class Ovoz:
         """Live recording events for this process's subscriptions (listens on first use)."""
         return AudioEventsHub(self.params)
 
-    _live_users: dict[UUID, float] = field(default_factory=dict)
     _stopping: threading.Event = field(default_factory=threading.Event)
+
+    @cached_property
+    def callers(self) -> Callers:
+        """Who each token's holder is now (accounts alive, current roles)."""
+        return Callers(self.users, self.settings.admin_phone_numbers)
 
     @cached_property
     def accounts(self) -> AccountErasure:
@@ -82,6 +83,8 @@ class Ovoz:
 
     def start_key_listener(self) -> None:
         """Hear about data keys other processes destroy (evicts them from the cache)."""
+        # A destroyed key of a user is an erased account: its tokens stop working here too.
+        self.keys.on_erased = self.callers.forget
         thread = threading.Thread(
             target=self.keys.follow_erasures,
             args=(self.params, self._stopping),
@@ -125,26 +128,6 @@ class Ovoz:
         if not self.projections["audios"].wait(head, self.settings.read_your_writes_timeout * 6):
             raise TimeoutError("the audios read model is not keeping up")
         return self.audios.ids_of(owner_id)
-
-    def user_known_live(self, user_id: UUID) -> bool:
-        """Non-blocking: a recent check found this user alive."""
-        return self._live_users.get(user_id, 0.0) > time.monotonic()
-
-    def user_is_live(self, user_id: UUID) -> bool:
-        """Whether a token's user still exists. A yes is remembered for a few seconds
-        (a deleted account's late writes are caught by the erasure processor)."""
-        now = time.monotonic()
-        if self.user_known_live(user_id):
-            return True
-        live = self.users.get(user_id) is not None
-        if live:
-            if len(self._live_users) > _LIVE_CACHE_MAX:
-                self._live_users.clear()
-            self._live_users[user_id] = now + _LIVE_CACHE_SECONDS
-        return live
-
-    def forget_user(self, user_id: UUID) -> None:
-        self._live_users.pop(user_id, None)
 
     def wait_for(self, application: str, position: int) -> bool:
         """Read-your-writes: wait (bounded) until every view of ``application`` has

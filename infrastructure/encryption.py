@@ -16,7 +16,7 @@ import struct
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -81,6 +81,8 @@ class KeyStore(SubjectKeys):
         self._cache: OrderedDict[UUID, tuple[bytes, float]] = OrderedDict()
         self._evictions = 0
         self._lock = threading.Lock()
+        # Told of every subject whose key another process destroyed (see follow_erasures).
+        self.on_erased: Callable[[UUID], None] | None = None
 
     def create_table(self) -> None:
         with self._datastore.transaction(commit=True) as curs:
@@ -220,6 +222,8 @@ class KeyStore(SubjectKeys):
         with self._lock:
             self._cache.pop(subject_id, None)
             self._evictions += 1
+        if self.on_erased is not None:
+            self.on_erased(subject_id)
 
     def forget_cache(self) -> None:
         with self._lock:

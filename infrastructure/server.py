@@ -47,14 +47,13 @@ def services_of(ovoz: Ovoz) -> Services:
         tokens=ovoz.tokens,
         blob_path=ovoz.blobs.path,
         accounts=ovoz.accounts,
-        user_known_live=ovoz.user_known_live,
-        user_is_live=ovoz.user_is_live,
-        forget_user=ovoz.forget_user,
+        callers=ovoz.callers,
         live=ovoz.live,
         render_transcript=lambda fmt, text, segments, extra: render(fmt, text, segments, **extra),
         wait_for=ovoz.wait_for,
         signin=_signin_pacing(ovoz.settings),
     )
+
 
 def _signin_pacing(settings: Settings) -> SignInPacing:
     # Twice the argon2 slots: while some sign-ins hash, others read or write their
@@ -63,7 +62,6 @@ def _signin_pacing(settings: Settings) -> SignInPacing:
         threads=2 * settings.argon2_max_concurrency,
         failure_floor=settings.otp.verify_floor_seconds,
     )
-
 
 
 def _quota(ovoz: Ovoz) -> UploadQuota:

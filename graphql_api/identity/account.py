@@ -26,6 +26,6 @@ class AccountMutation:
         principal = require_principal(info.context)
         services = info.context.services
         position = await run_in_threadpool(services.accounts.delete_account, principal)
-        services.forget_user(principal.user_id)
+        services.callers.forget(principal.user_id)
         await run_in_threadpool(services.wait_for, services.identity.name, position)
         return DeletedAccount(user_id=strawberry.ID(str(principal.user_id)))

@@ -18,4 +18,4 @@ class IdentityQuery:
         row = await run_in_threadpool(info.context.services.users.get, principal.user_id)
         if row is None:  # erased or never projected: the token no longer names anyone
             raise NotAuthenticatedError(info.context.locale)
-        return User.from_row(row)
+        return User.from_row(row, role=principal.role)

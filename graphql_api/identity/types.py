@@ -8,6 +8,7 @@ from typing import Annotated
 
 import strawberry
 
+from domain.identity import Role as DomainRole
 from graphql_api.errors import InvalidOtp, InvalidPhoneNumber, RateLimited, SmsDeliveryFailed
 from projections.users import UserRow
 
@@ -43,11 +44,12 @@ class User:
     created_at: datetime
 
     @classmethod
-    def from_row(cls, row: UserRow) -> User:
+    def from_row(cls, row: UserRow, role: DomainRole) -> User:
+        """``role`` is the caller's current one (see infrastructure.callers)."""
         return cls(
             id=strawberry.ID(str(row.id)),
             phone_number=row.phone,
-            role=Role(row.role.value),
+            role=Role(role.value),
             created_at=row.created_at,
         )
 

@@ -12,9 +12,9 @@ from graphql import GraphQLError
 from starlette.concurrency import run_in_threadpool
 
 from domain.access import Principal
+from graphql_api.auth import current_principal
 from graphql_api.context import Context, Info
 from graphql_api.messages import message
-from graphql_api.permissions import require_principal
 from graphql_api.recordings.queries import parse_id
 from graphql_api.recordings.types import Audio, TranscriptionStatus
 from projections.audios import AudioFilter, AudioRow
@@ -109,7 +109,7 @@ class RecordingsSubscription:
         self, info: Info, id: strawberry.ID
     ) -> AsyncGenerator[AudioStatusEvent, None]:
         context = info.context
-        principal = require_principal(context)
+        principal = await current_principal(context)
         audio_id = parse_id(id)
         if audio_id is None:
             raise _not_found(context)
@@ -121,6 +121,7 @@ class RecordingsSubscription:
             yield first
             while True:
                 for notice in await _next_notices(queue):
+                    follower.principal = await current_principal(context)
                     event = await follower.on_notice(notice)
                     if event is False:
                         return
@@ -132,7 +133,7 @@ class RecordingsSubscription:
     )
     async def my_audio_events(self, info: Info) -> AsyncGenerator[AudioStatusEvent, None]:
         context = info.context
-        principal = require_principal(context)
+        principal = await current_principal(context)
         followers: dict[UUID, _Follower] = {}
         async with context.services.live.subscribe(owner_id=principal.user_id) as queue:
             page = await run_in_threadpool(
@@ -146,6 +147,9 @@ class RecordingsSubscription:
                     follower.version = row.version
             while True:
                 for notice in await _next_notices(queue):
+                    principal = await current_principal(context)
+                    for follower in followers.values():
+                        follower.principal = principal
                     targets = list(followers) if notice.get("resync") else [_id(notice)]
                     for audio_id in targets:
                         if audio_id is None:
