@@ -23,3 +23,9 @@ class Principal:
     def may_see(self, owner_id: UUID) -> bool:
         """Users see their own things; admins see everything."""
         return self.is_admin or owner_id == self.user_id
+
+    def may_edit(self, owner_id: UUID) -> bool:
+        """A transcript is its owner's work: only they correct it. Admins read, retry
+        and delete anyone's recordings (support, takedowns), but an admin's words must
+        never pass for the owner's in an export."""
+        return owner_id == self.user_id

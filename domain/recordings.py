@@ -39,6 +39,12 @@ class InvalidEditError(DomainError):
     code = "INVALID_EDIT"
 
 
+class NotPermittedError(DomainError):
+    """The caller may see the recording but not do this to it."""
+
+    code = "NOT_PERMITTED"
+
+
 class TranscriptionStateError(DomainError):
     """The transcription is not in a state that allows this step."""
 

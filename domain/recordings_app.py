@@ -16,6 +16,7 @@ from domain.errors import SubjectErasedError
 from domain.ports import BlobStore, SubjectKeys
 from domain.recordings import (
     AudioFacts,
+    NotPermittedError,
     Recording,
     RecordingNotFoundError,
     SegmentEdit,
@@ -126,6 +127,8 @@ class Recordings(Application[UUID]):
         expected_version: int | None,
     ) -> Written:
         recording = self.get(principal, recording_id)
+        if not principal.may_edit(recording.owner_id):
+            raise NotPermittedError("only the owner edits a transcript")
         recording.edit_transcript(principal.user_id, text, segment_edits, expected_version)
         try:
             return self._save(recording)

@@ -12,6 +12,7 @@ from graphql_api.recordings.types import (
     InvalidEdit,
     InvalidState,
     NotFound,
+    NotPermitted,
     QuotaExceeded,
     TranscriptionStatus,
     VersionConflict,
@@ -80,6 +81,10 @@ def invalid_state(locale: str, status: DomainStatus) -> InvalidState:
         message=message("INVALID_STATE", locale, status=status.value),
         status=TranscriptionStatus(status.value),
     )
+
+
+def not_permitted(locale: str) -> NotPermitted:
+    return NotPermitted(code="NOT_PERMITTED", message=message("NOT_PERMITTED", locale))
 
 
 def invalid_edit(locale: str, detail: str) -> InvalidEdit:

@@ -12,6 +12,7 @@ from domain.recordings import (
     FileTooLargeError,
     InvalidAudioError,
     InvalidEditError,
+    NotPermittedError,
     RecordingNotFoundError,
     SegmentEdit,
     TranscriptionStateError,
@@ -100,6 +101,8 @@ class RecordingsMutation:
             return convert.version_conflict(locale, e)
         except InvalidEditError as e:
             return convert.invalid_edit(locale, str(e))
+        except NotPermittedError:
+            return convert.not_permitted(locale)
         return await audio_after(info.context, written)
 
     @strawberry.mutation(description="Queue a FAILED recording for transcription again.")

@@ -177,6 +177,11 @@ class InvalidEdit(Error):
     pass
 
 
+@strawberry.type(description="You may see this recording but not change it this way.")
+class NotPermitted(Error):
+    pass
+
+
 @strawberry.type
 class InvalidState(Error):
     status: TranscriptionStatus
@@ -202,7 +207,8 @@ UploadAudioResult = Annotated[
     Audio | InvalidAudio | FileTooLarge | QuotaExceeded, strawberry.union("UploadAudioResult")
 ]
 UpdateAudioResult = Annotated[
-    Audio | NotFound | VersionConflict | InvalidEdit, strawberry.union("UpdateAudioResult")
+    Audio | NotFound | VersionConflict | InvalidEdit | NotPermitted,
+    strawberry.union("UpdateAudioResult"),
 ]
 RetryTranscriptionResult = Annotated[
     Audio | NotFound | InvalidState, strawberry.union("RetryTranscriptionResult")

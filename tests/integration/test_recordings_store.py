@@ -431,7 +431,9 @@ def test_two_users_never_see_each_others_recordings_in_any_operation(
     assert recordings.get(bob, theirs).version == 2
 
 
-def test_an_admin_sees_and_changes_everyones_recordings(store: Ovoz, clip: bytes) -> None:
+def test_an_admin_sees_and_deletes_everyones_recordings_but_edits_none(
+    store: Ovoz, clip: bytes
+) -> None:
     alice, bob, admin = sign_in(store, ALICE), sign_in(store, BOB), sign_in(store, ADMIN)
     assert admin.role is Role.ADMIN
     assert alice.role is Role.USER
@@ -449,12 +451,8 @@ def test_an_admin_sees_and_changes_everyones_recordings(store: Ovoz, clip: bytes
     assert gql(app, token, AUDIO_Q, id=str(b), v=1)["audio"]["version"] == 1
     assert gql(app, token, LIST_Q)["audios"]["total"] == 2
     edited = gql(app, token, UPDATE_M, id=str(b), text="admin tuzatdi", v=1)["updateAudio"]
-    assert edited == {
-        "__typename": "Audio",
-        "id": str(b),
-        "version": 2,
-        "transcriptText": "admin tuzatdi",
-    }
+    assert edited["__typename"] == "NotPermitted"
+    assert edited["code"] == "NOT_PERMITTED"
     download = asgi(app, "GET", f"/audio/{a}/file", headers={"Authorization": f"Bearer {token}"})
     assert download.status_code == 200
     assert download.content == clip
@@ -462,8 +460,8 @@ def test_an_admin_sees_and_changes_everyones_recordings(store: Ovoz, clip: bytes
         "__typename": "DeletedAudio",
         "id": str(a),
     }
-    # The owner sees the admin's changes.
-    assert store.recordings.get(bob, b).transcript_text == "admin tuzatdi"
+    # Bob's transcript is untouched; Alice's recording is gone.
+    assert store.recordings.get(bob, b).version == 1
     assert not_found_message(lambda: store.recordings.get(alice, a)) == str(a)
 
 
