@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from functools import singledispatchmethod
 from typing import Any
@@ -20,6 +20,7 @@ from psycopg.types.json import Jsonb
 from domain.erasure import ErasedEvent
 from domain.quota import QuotaUsage
 from domain.recordings import Recording, TranscriptionStatus, apply_edit
+from domain.text import storable
 
 MAX_PAGE = 100
 
@@ -95,6 +96,11 @@ def _announce(
     curs.execute("SELECT pg_notify(%s, %s)", (AUDIO_EVENTS_CHANNEL, json.dumps(payload)))
 
 
+def logged_progress(status: TranscriptionStatus) -> float | None:
+    """The progress the log alone implies (live ticks while PROCESSING are not events)."""
+    return {TranscriptionStatus.PROCESSING: 0.0, TranscriptionStatus.COMPLETED: 1.0}.get(status)
+
+
 @dataclass(frozen=True)
 class AudioRow:
     id: UUID
@@ -120,7 +126,9 @@ class AudioRow:
 
     @classmethod
     def of(cls, r: Recording, created_at: datetime) -> AudioRow:
-        """The row a recording rebuilt from the log would have (no live progress)."""
+        """The row the projection writes for this state of the recording: the one
+        conversion that ``audio(id)``, ``audio(id, atVersion)`` and a mutation's answer
+        share (live progress aside, which is not in the log)."""
         return cls(
             id=r.id,
             owner_id=r.owner_id,
@@ -131,7 +139,7 @@ class AudioRow:
             blob_key=r.blob_key,
             duration_seconds=r.duration_seconds,
             status=r.status,
-            progress=None,
+            progress=logged_progress(r.status),
             language=r.detected_language or r.language,
             transcript_text=r.transcript_text,
             segments=r.segments,
@@ -170,6 +178,28 @@ class AudioRow:
         )
 
 
+def _storable(value: Any) -> Any:
+    """``value`` with text PostgreSQL cannot hold replaced (see domain.text): inputs are
+    refused with such text, but an event that carries it anyway (older code, another
+    writer) must not stop this view for everyone."""
+    if isinstance(value, str):
+        return storable(value)
+    if isinstance(value, list):
+        return [_storable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _storable(v) for k, v in value.items()}
+    return value
+
+
+def _storable_row(row: AudioRow) -> AudioRow:
+    changed = {
+        f.name: _storable(getattr(row, f.name))
+        for f in fields(row)
+        if isinstance(getattr(row, f.name), str | list)
+    }
+    return replace(row, **changed)
+
+
 @dataclass(frozen=True)
 class AudioPage:
     items: list[AudioRow]
@@ -205,6 +235,7 @@ class AudiosView(PostgresTrackingRecorder):
     # -- writes (from the projection) -----------------------------------------------------
 
     def insert(self, row: AudioRow, tracking: Tracking) -> None:
+        row = _storable_row(row)
         with self.datastore.transaction(commit=True) as curs:
             curs.execute(
                 f"INSERT INTO audios ({_COLUMNS}) VALUES "  # noqa: S608
@@ -237,7 +268,11 @@ class AudiosView(PostgresTrackingRecorder):
             record = curs.fetchone()
             if record is not None:
                 row = AudioRow.from_record(record)
-                columns: dict[str, Any] = {**change(row), "version": version, "updated_at": at}
+                columns: dict[str, Any] = {
+                    **_storable(change(row)),
+                    "version": version,
+                    "updated_at": at,
+                }
                 assignments = ", ".join(f"{name} = %s" for name in columns)
                 values = [Jsonb(v) if name == "segments" else v for name, v in columns.items()]
                 curs.execute(f"UPDATE audios SET {assignments} WHERE id = %s", (*values, audio_id))  # noqa: S608
@@ -389,19 +424,6 @@ class AudiosView(PostgresTrackingRecorder):
             return 0, 0
         return int(record["p"] or 0), int(record["t"] or 0)
 
-    def owner_position(self, owner_id: UUID | None) -> int:
-        """Where the log stood at the last change visible to ``owner_id`` (None: anyone's)."""
-        with self.datastore.transaction(commit=False) as curs:
-            if owner_id is None:
-                curs.execute("SELECT coalesce(max(position), 0) AS p FROM audio_owner_positions")
-            else:
-                curs.execute(
-                    "SELECT position AS p FROM audio_owner_positions WHERE owner_id = %s",
-                    (owner_id,),
-                )
-            record = curs.fetchone()
-        return int(record["p"]) if record else 0
-
 
 class AudiosProjection(Projection[AudiosView]):
     """Builds ``audios`` from the recordings log (every event advances its tracking)."""
@@ -445,23 +467,28 @@ class AudiosProjection(Projection[AudiosView]):
 
     @process_event.register
     def _(self, e: Recording.TranscriptionStarted, tracking: Tracking) -> None:
-        self._set(e, tracking, status=TranscriptionStatus.PROCESSING.value, progress=0.0)
+        status = TranscriptionStatus.PROCESSING
+        self._set(e, tracking, status=status.value, progress=logged_progress(status))
 
     @process_event.register
     def _(self, e: Recording.TranscriptionCompleted, tracking: Tracking) -> None:
-        self._set(
-            e,
-            tracking,
-            status=TranscriptionStatus.COMPLETED.value,
-            progress=1.0,
-            transcript_text=e.text,
-            segments=e.segments,
-            language=e.language,
-            language_probability=e.language_probability,
-            language_uncertain=e.language_uncertain,
-            model_name=e.model_name,
-            error=None,
-        )
+        status = TranscriptionStatus.COMPLETED
+
+        def change(row: AudioRow) -> dict[str, Any]:
+            return {
+                "status": status.value,
+                "progress": logged_progress(status),
+                "transcript_text": e.text,
+                "segments": e.segments,
+                # No detected language keeps the one the upload asked for.
+                "language": e.language or row.language,
+                "language_probability": e.language_probability,
+                "language_uncertain": e.language_uncertain,
+                "model_name": e.model_name,
+                "error": None,
+            }
+
+        self.view.update(e.originator_id, e.originator_version, e.timestamp, tracking, change)
 
     @process_event.register
     def _(self, e: Recording.TranscriptionFailed, tracking: Tracking) -> None:
@@ -534,7 +561,7 @@ class AudiosInMemory:
         """Write everything into ``view``'s empty tables, with its tracking position."""
         with view.datastore.transaction(commit=True) as curs:
             with curs.copy(f"COPY audios ({_COLUMNS}) FROM STDIN") as copy:
-                for r in self.rows.values():
+                for r in map(_storable_row, self.rows.values()):
                     copy.write_row(
                         (
                             r.id, r.owner_id, r.filename, r.content_type, r.size_bytes,
