@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from graphql import GraphQLError
-from strawberry.permission import BasePermission
 
 from domain.access import Principal
-from graphql_api.context import Context, Info
+from graphql_api.context import Context
 from graphql_api.messages import message
 
 
@@ -23,11 +20,3 @@ def require_principal(context: Context) -> Principal:
     if context.principal is None:
         raise NotAuthenticatedError(context.locale)
     return context.principal
-
-
-class IsAuthenticated(BasePermission):
-    message = "UNAUTHENTICATED"
-
-    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
-        require_principal(info.context)
-        return True

@@ -40,13 +40,6 @@ class AudioEventsHub:
         self._by_owner: dict[str, set[asyncio.Queue[Notice]]] = defaultdict(set)
         self._task: asyncio.Task[None] | None = None
         self._listening = asyncio.Event()
-        self.dropped = 0
-
-    @property
-    def subscriber_count(self) -> int:
-        return sum(len(q) for q in self._by_audio.values()) + sum(
-            len(q) for q in self._by_owner.values()
-        )
 
     async def start(self) -> None:
         if self._task is None:
@@ -87,7 +80,6 @@ class AudioEventsHub:
             if queue.full():  # a slow subscriber: forget its oldest notice
                 with contextlib.suppress(asyncio.QueueEmpty):
                     queue.get_nowait()
-                self.dropped += 1
             queue.put_nowait(notice)
 
     async def _listen(self) -> None:

@@ -128,5 +128,5 @@ def test_an_edit_with_ordinary_unicode_is_accepted() -> None:
     r = recording()
     r.start_transcription("w", 1)
     r.complete_transcription(1, FACTS)
-    r.edit_transcript(uuid4(), "oʻzbek тили 😀\ttab", [], None)
-    assert r.transcript_text == "oʻzbek тили 😀\ttab"
+    r.edit_transcript(uuid4(), "o\u02bbzbek тили 😀\ttab", [], None)
+    assert r.transcript_text == "o\u02bbzbek тили 😀\ttab"

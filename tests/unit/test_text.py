@@ -7,7 +7,9 @@ import pytest
 from domain.text import storable, unstorable_reason
 
 
-@pytest.mark.parametrize("text", ["", "plain", "oʻzbek", "русский", "emoji 😀", "tab\tnewline\n"])
+@pytest.mark.parametrize(
+    "text", ["", "plain", "o\u02bbzbek", "русский", "emoji 😀", "tab\tnewline\n"]
+)
 def test_ordinary_text_is_storable_and_kept_as_it_is(text: str) -> None:
     assert unstorable_reason(text) is None
     assert storable(text) is text
