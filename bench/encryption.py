@@ -38,13 +38,12 @@ from uuid import UUID
 import psycopg
 from psycopg import sql
 
+from bench.report import Row, table
 from domain.recordings import AudioFacts, Recording
 from domain.recordings_app import Recordings
 from infrastructure.blobs import FileBlobStore
 from infrastructure.database import ConnectionParams, SchemaDatastore, ensure_schema
 from infrastructure.encryption import KeyStore, SubjectEncryptingMapper, store_keys_with_events
-
-Row = tuple[str, float, float, float, str]
 
 TARGET_SLOWDOWN = 0.15  # at most 15% slower than without encryption
 
@@ -187,7 +186,7 @@ def _note(ratio: float) -> str:
 def bench_encryption(
     database_url: str, *, operations: int = 600, rounds: int = 2, slices: int = 12
 ) -> list[Row]:
-    """Rows of (name, ovoz = encrypted ops/s, baseline = plain ops/s, ratio, note);
+    """Rows of ovoz = encrypted ops/s against baseline = plain ops/s;
     ratio is encrypted / plain, so 1.0 means no cost and 0.87 is 15% slower.
     ``operations`` per measure, side and round."""
     with tempfile.TemporaryDirectory(prefix="ovoz-bench-enc-") as tmp:
@@ -209,24 +208,8 @@ def bench_encryption(
         ours = done / seconds[(encrypted.label, name)]
         base = done / seconds[(plain.label, name)]
         ratio = ours / base
-        rows.append((name, ours, base, ratio, _note(ratio)))
+        rows.append(Row(name, ours, base, ratio, "ops/s", _note(ratio)))
     return rows
-
-
-def format_table(rows: Sequence[Row]) -> str:
-    header = ("measure", "encrypted", "plain", "ratio", "note")
-    body = [(n, f"{o:,.0f}", f"{b:,.0f}", f"{r:.2f}", note) for n, o, b, r, note in rows]
-    widths = [max(len(str(line[i])) for line in (header, *body)) for i in range(5)]
-    lines = []
-    for i, line in enumerate((header, *body)):
-        cells = [
-            str(c).ljust(w) if j in (0, 4) else str(c).rjust(w)
-            for j, (c, w) in enumerate(zip(line, widths, strict=True))
-        ]
-        lines.append("  ".join(cells).rstrip())
-        if i == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -243,7 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         started = time.perf_counter()
         rows = bench_encryption(db.url, operations=args.operations, rounds=args.rounds)
         seconds = time.perf_counter() - started
-    print(format_table(rows))
+    print(table(rows))
     print(
         f"\nPostgreSQL {version // 10000}.{version % 10000} ({db.where}); "
         f"{args.operations} operations x {args.rounds} rounds per measure and side, "

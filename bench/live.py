@@ -13,7 +13,7 @@ recordings events (real, encrypted, written through ``Recordings.save`` many agg
 at a time), against a plain ``SELECT * FROM recordings_events`` scan of the same rows
 through psycopg, in the same run.
 
-Both return rows ``(name, ovoz value, baseline value, ratio, note)``; both create a
+Both return :class:`bench.report.Row` rows; both create a
 schema of their own on ``database_url`` and drop it afterwards. Run alone with
 ``python -m bench.live [--database-url URL] [--events N]``.
 """
@@ -26,7 +26,6 @@ import base64
 import json
 import os
 import secrets
-import socket
 import statistics
 import sys
 import tempfile
@@ -42,12 +41,12 @@ import psycopg
 from psycopg import sql
 
 from bench.database import DEFAULT_URL
+from bench.harness import free_port
+from bench.report import Row, table
 from bench.servers import ServerProcess
 from domain.recordings import Recording, TranscriptFacts
 from infrastructure.bootstrap import Ovoz, bootstrap
 from infrastructure.config import Settings
-
-Row = tuple[str, float, float | None, float | None, str]
 
 SUBSCRIBERS = 100
 RATE = 50  # status changes per second
@@ -55,12 +54,6 @@ SECONDS = 10.0
 PHONE = "+998909999999"
 CODE = "999999"
 _QUERY = "subscription($id: ID!) { audioStatus(id: $id) { status progress version } }"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _secret() -> str:
@@ -211,7 +204,7 @@ def bench_delivery(database_url: str = DEFAULT_URL) -> list[Row]:
             position = ovoz.recordings.recorder.max_notification_id() or 0
             assert ovoz.wait_for("recordings", position)
             assert ovoz.wait_for("identity", ovoz.identity.recorder.max_notification_id() or 0)
-            port = _free_port()
+            port = free_port()
             command = [str(Path(sys.executable).with_name("ovoz")), "api", "--port", str(port)]
             with ServerProcess("ovoz-api", port, env, argv=command) as server:
                 server.wait_healthy()
@@ -229,20 +222,21 @@ def bench_delivery(database_url: str = DEFAULT_URL) -> list[Row]:
         "writer's process (can be < 0: the commit time is taken after COMMIT returns)"
     )
     return [
-        ("live delivery p50 (ms)", p50, b50, p50 / b50 if b50 > 0 else None, note),
-        (
+        Row("live delivery p50 (ms)", p50, b50, p50 / b50 if b50 > 0 else None, "ms", note),
+        Row(
             "live delivery p99 (ms)",
             p99,
             b99,
             p99 / b99 if b99 > 0 else None,
+            "ms",
             f"target p99 <= 100 ms: {'met' if p99 <= 100 else 'MISSED'}",
         ),
-        (
+        Row(
             "live delivery mean (ms)",
             statistics.fmean(latencies),
             statistics.fmean(baseline),
             None,
-            "",
+            "ms",
         ),
     ]
 
@@ -381,11 +375,12 @@ def bench_rebuild(database_url: str = DEFAULT_URL, events: int = 100_000) -> lis
     ratio = rate / scan_rate if scan_rate else None
     met = "met" if ratio is not None and ratio >= 0.5 else "MISSED"
     return [
-        (
+        Row(
             "rebuild audios (events/s)",
             rate,
             scan_rate,
             ratio,
+            "events/s",
             f"{report.events} events in {report.seconds:.1f} s vs plain SELECT * scan; "
             f"target >= 50% of the scan: {met}; generated {generated} events in "
             f"{generating:.0f} s",
@@ -404,11 +399,7 @@ def main(argv: list[str] | None = None) -> int:
         rows += bench_delivery(args.database_url)
     if args.only != "delivery":
         rows += bench_rebuild(args.database_url, args.events)
-    print(f"{'measure':<28} {'ovoz':>12} {'baseline':>12} {'ratio':>7}  note")
-    for name, value, base, ratio, note in rows:
-        b = f"{base:12.1f}" if base is not None else f"{'-':>12}"
-        r = f"{ratio:7.3f}" if ratio is not None else f"{'-':>7}"
-        print(f"{name:<28} {value:12.1f} {b} {r}  {note}")
+    print(table(rows))
     return 0
 
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 
 class Row(NamedTuple):
@@ -21,35 +20,6 @@ class Row(NamedTuple):
 
 def throughput_row(name: str, ovoz: float, base: float, note: str = "") -> Row:
     return Row(name, ovoz, base, ovoz / base if base else math.nan, "ops/s", note)
-
-
-def adapt(rows: Iterable[Any], unit: str = "") -> list[Row]:
-    """Rows from entries written elsewhere (``bench_engine``, ``bench_encryption``, ...):
-    anything with name/value/baseline/ratio[/note] fields, or such a tuple."""
-    adapted = []
-    for r in rows:
-        if isinstance(r, Row):
-            adapted.append(r)
-            continue
-        if hasattr(r, "name") and hasattr(r, "value"):
-            fields = {k: getattr(r, k, None) for k in ("name", "value", "baseline", "ratio")}
-            note = str(getattr(r, "note", "") or "")
-            r_unit = str(getattr(r, "unit", "") or unit)
-        else:
-            name, value, baseline, ratio, *rest = tuple(r)
-            fields = {"name": name, "value": value, "baseline": baseline, "ratio": ratio}
-            note, r_unit = (str(rest[0]) if rest else ""), unit
-        adapted.append(
-            Row(
-                str(fields["name"]),
-                float(fields["value"] or 0.0),
-                None if fields["baseline"] is None else float(fields["baseline"]),
-                None if fields["ratio"] is None else float(fields["ratio"]),
-                r_unit,
-                note,
-            )
-        )
-    return adapted
 
 
 def _num(x: float | None) -> str:

@@ -22,7 +22,6 @@ import asyncio
 import math
 import os
 import random
-import socket
 import statistics
 import sys
 import tempfile
@@ -34,6 +33,7 @@ import httpx
 
 from bench.database import DEFAULT_URL, bench_database
 from bench.entries import _ME, _VERIFY, TEST_CODE, phones
+from bench.harness import free_port
 from bench.load import OperationFailed
 from bench.recordings import sign_in
 from bench.report import Row, table
@@ -66,12 +66,6 @@ class Comparison:
             statistics.variance(self.a) / len(self.a) + statistics.variance(self.b) / len(self.b)
         )
         return (statistics.fmean(self.a) - statistics.fmean(self.b)) / spread if spread else 0.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _timed_verify(client: httpx.Client, phone: str, code: str, expected: str) -> float:
@@ -180,7 +174,7 @@ def bench_signin_abuse(
             "OTP_TEST_NUMBERS": ",".join(f"{p}:{TEST_CODE}" for p in [*live_phones, _READER]),
         }
         Settings.from_env({**os.environ, **env})  # generate the shared dev secrets once
-        with ServerProcess("ovoz", _free_port(), env) as ovoz:
+        with ServerProcess("ovoz", free_port(), env) as ovoz:
             ovoz.wait_healthy()
             timing = measure_timing(ovoz.url, live_phones, unknown)
             _, token = sign_in(ovoz.url, _READER, TEST_CODE)

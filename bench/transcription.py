@@ -5,7 +5,7 @@ peak memory of a worker transcribing long audio built from the shared clips.
     for row in bench_engine():
         print(row)
 
-Each row is ``(name, value, baseline, ratio, note)``; the baseline is measured in the same
+Each row is a :class:`bench.report.Row`; the baseline is measured in the same
 run (sequential decoding for throughput, the idle worker with its model loaded for memory).
 """
 
@@ -22,20 +22,13 @@ import time
 import wave
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NamedTuple
+
+from bench.report import Row
 
 AUDIO_DIR = Path(
     os.environ.get("OVOZ_AUDIO_DIR", Path(__file__).resolve().parents[2] / "shared" / "audio")
 )
 SAMPLE_RATE = 16_000
-
-
-class Row(NamedTuple):
-    name: str
-    value: float
-    baseline: float | None
-    ratio: float | None
-    note: str
 
 
 def normalise(text: str) -> str:
@@ -173,7 +166,14 @@ def bench_engine(
         seq_speed, seq_wer = _throughput(model, "off", items)
         bat_speed, bat_wer = _throughput(model, "on", items)
         rows.append(
-            Row(f"{model} sequential audio-s/s", seq_speed, None, None, f"WER {seq_wer:.3f}")
+            Row(
+                f"{model} sequential audio-s/s",
+                seq_speed,
+                None,
+                None,
+                "audio-s/s",
+                f"WER {seq_wer:.3f}",
+            )
         )
         rows.append(
             Row(
@@ -181,6 +181,7 @@ def bench_engine(
                 bat_speed,
                 seq_speed,
                 bat_speed / seq_speed,
+                "audio-s/s",
                 f"WER {bat_wer:.3f} (sequential {seq_wer:.3f})",
             )
         )
@@ -195,6 +196,7 @@ def bench_engine(
                     m["peak_mb"],
                     m["loaded_mb"],
                     m["peak_mb"] / m["loaded_mb"],
+                    "MiB",
                     f"baseline: model loaded; {m['audio_seconds'] / m['seconds']:.1f}x realtime",
                 )
             )
@@ -214,6 +216,7 @@ def bench_engine(
                     m["peak_mb"],
                     m["loaded_mb"],
                     m["peak_mb"] / m["loaded_mb"],
+                    "MiB",
                     detail,
                 )
             )
