@@ -3,6 +3,8 @@ embedded one (pgserver) in a temporary directory when none answers."""
 
 from __future__ import annotations
 
+import base64
+import secrets
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -55,3 +57,34 @@ def bench_database(url: str, schema: str | None) -> Iterator[BenchDatabase]:
                     )
             if embedded is not None:
                 embedded.stop()
+
+
+def _secret() -> str:
+    return base64.urlsafe_b64encode(secrets.token_bytes(48)).decode()
+
+
+@contextmanager
+def scratch_environment(database_url: str, prefix: str, **extra: str) -> Iterator[dict[str, str]]:
+    """The settings of an ovoz of its own (for ``Settings.from_env``): a fresh schema
+    ``prefix<random>`` on ``database_url`` (dropped afterwards), a var dir, fresh secrets."""
+    schema = f"{prefix}{uuid.uuid4().hex[:10]}"
+    with tempfile.TemporaryDirectory(prefix="ovoz-bench-var-") as var_dir:
+        env = {
+            "ENV": "development",
+            "DATABASE_URL": database_url,
+            "DATABASE_SCHEMA": schema,
+            "OVOZ_VAR_DIR": var_dir,
+            "JWT_SECRET": _secret(),
+            "MASTER_KEY": _secret(),
+            "OTP_PEPPER": _secret(),
+            "PHONE_HMAC_KEY": _secret(),
+            "LOG_LEVEL": "WARNING",
+            **extra,
+        }
+        try:
+            yield env
+        finally:
+            with psycopg.connect(database_url, autocommit=True) as conn:
+                conn.execute(
+                    sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
+                )

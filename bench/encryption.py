@@ -2,20 +2,21 @@
 application with ``SubjectEncryptingMapper`` against the same application with
 eventsourcing's plain mapper, in one run, on one database (issue 6: at most 15% slower).
 
-Each side gets a fresh schema of its own and does the same operations, one thread, one
-event per save. Every measure runs in slices that alternate between the sides (and which
-goes first), so that other load on the machine or the database hits both alike; a rate
-is all operations over all the time spent on them.
+Each side gets a fresh schema of its own (the encrypted one is ovoz, built by
+``bootstrap``) and does the same operations, one thread, one event per save. Every
+measure runs in slices that alternate between the sides (and which goes first), so that
+other load on the machine or the database hits both alike; a rate is all operations over
+all the time spent on them.
 
 - **append, new recording**: ``Recordings.upload`` of fixed facts: one ``AudioUploaded``
   per save. With encryption this also creates and wraps the recording's data key and
-  inserts it into ``subject_keys`` (its own transaction), as every first event does.
+  inserts it into ``subject_keys`` (in the event's transaction), as every first event does.
 - **append, existing recording**: one ``TranscriptionStarted`` saved on an aggregate held
   in memory: the data key is cached, so this is the cost of encrypting itself.
 - **load, key cache warm**: ``repository.get`` of a recording (two events), its key put in
   the cache just before (untimed).
 - **load, key cache cold**: the same after ``keys.forget_cache()`` before every get, so each
-  load also reads and unwraps the data key (the plain side runs the same loop).
+  load also reads and unwraps the data key (the plain side, with no keys, just loads).
 
 Run it: ``.venv/bin/python -m bench.encryption [--database-url URL] [--operations N]``;
 from code: ``bench_encryption(database_url)`` returns the rows.
@@ -25,12 +26,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from uuid import UUID
@@ -38,12 +39,16 @@ from uuid import UUID
 import psycopg
 from psycopg import sql
 
+from bench.database import scratch_environment
 from bench.report import Row, table
+from domain.ports import SubjectKeys
 from domain.recordings import AudioFacts, Recording
 from domain.recordings_app import Recordings
 from infrastructure.blobs import FileBlobStore
-from infrastructure.database import ConnectionParams, SchemaDatastore, ensure_schema
-from infrastructure.encryption import KeyStore, SubjectEncryptingMapper, store_keys_with_events
+from infrastructure.bootstrap import bootstrap
+from infrastructure.config import Settings
+from infrastructure.database import ConnectionParams, ensure_schema
+from infrastructure.encryption import KeyStore
 
 TARGET_SLOWDOWN = 0.15  # at most 15% slower than without encryption
 
@@ -73,40 +78,12 @@ class _Side:
     """One recordings application in a schema of its own, encrypted or not."""
 
     label: str
-    encrypted: bool
-    params: ConnectionParams
-    datastore: SchemaDatastore
-    keys: KeyStore
     recordings: Recordings
+    keys: KeyStore | None  # ovoz's data keys; the plain side has none
 
-    @classmethod
-    def open(cls, database_url: str, *, encrypted: bool, blob_root: Path) -> _Side:
-        label = "enc" if encrypted else "plain"
-        schema = f"bench_{label}_{uuid.uuid4().hex[:10]}"
-        params = ConnectionParams.from_url(database_url, schema)
-        ensure_schema(params)
-        datastore = params.datastore(pool_size=2)
-        keys = KeyStore(datastore, secrets.token_bytes(32))
-        keys.create_table()
-        recordings = Recordings(
-            FileBlobStore(blob_root / schema),
-            keys,
-            env=params.eventsourcing_env(pool_size=2),
-            mapper_factory=(lambda t: SubjectEncryptingMapper(t, keys)) if encrypted else None,
-        )
-        if encrypted:
-            store_keys_with_events(recordings, keys)  # as bootstrap wires it
-        return cls(label, encrypted, params, datastore, keys, recordings)
-
-    def close(self) -> None:
-        self.recordings.close()
-        self.datastore.close()
-        with self.params.connect() as conn:
-            conn.execute(
-                sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
-                    sql.Identifier(self.params.schema)
-                )
-            )
+    @property
+    def encrypted(self) -> bool:
+        return self.keys is not None
 
     # -- the four operations, each over a slice of recording ids -------------------------
 
@@ -124,7 +101,7 @@ class _Side:
     def warm_keys(self, ids: list[UUID]) -> None:
         """Untimed: put the keys of ``ids`` in the cache (they expire 30 s after use, and
         an earlier measure may have taken longer than that)."""
-        if self.encrypted:
+        if self.keys is not None:
             for recording_id in ids:
                 self.keys.key_for_reading(recording_id)
 
@@ -134,8 +111,50 @@ class _Side:
 
     def load_cold(self, ids: list[UUID], held: dict[UUID, Recording]) -> None:
         for recording_id in ids:
-            self.keys.forget_cache()
+            if self.keys is not None:
+                self.keys.forget_cache()
             self.recordings.repository.get(recording_id)
+
+
+class _NoKeys(SubjectKeys):
+    """The plain side encrypts nothing: there are no keys to destroy."""
+
+    def destroy(self, subject_ids: list[UUID]) -> None:
+        raise NotImplementedError("the plain side has no keys")
+
+    def is_destroyed(self, subject_id: UUID) -> bool:
+        return False
+
+
+@contextmanager
+def _ovoz_side(database_url: str) -> Iterator[_Side]:
+    """The recordings application as ovoz runs it: built by bootstrap, in a fresh schema."""
+    with scratch_environment(database_url, "bench_enc_") as env:
+        ovoz = bootstrap(Settings.from_env(env))
+        try:
+            yield _Side("enc", ovoz.recordings, ovoz.keys)
+        finally:
+            ovoz.close()
+
+
+@contextmanager
+def _plain_side(database_url: str, blob_root: Path) -> Iterator[_Side]:
+    """The same application with eventsourcing's plain mapper, in a fresh schema."""
+    params = ConnectionParams.from_url(database_url, f"bench_plain_{uuid.uuid4().hex[:10]}")
+    ensure_schema(params)
+    recordings = Recordings(
+        FileBlobStore(blob_root / params.schema),
+        _NoKeys(),
+        env=params.eventsourcing_env(pool_size=2),
+    )
+    try:
+        yield _Side("plain", recordings, None)
+    finally:
+        recordings.close()
+        with params.connect() as conn:
+            conn.execute(
+                sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(params.schema))
+            )
 
 
 _Step = Callable[[_Side, list[UUID], dict[UUID, Recording]], None]
@@ -189,19 +208,14 @@ def bench_encryption(
     """Rows of ovoz = encrypted ops/s against baseline = plain ops/s;
     ratio is encrypted / plain, so 1.0 means no cost and 0.87 is 15% slower.
     ``operations`` per measure, side and round."""
-    with tempfile.TemporaryDirectory(prefix="ovoz-bench-enc-") as tmp:
-        opened: list[_Side] = []
-        try:
-            encrypted = _Side.open(database_url, encrypted=True, blob_root=Path(tmp))
-            opened.append(encrypted)
-            plain = _Side.open(database_url, encrypted=False, blob_root=Path(tmp))
-            opened.append(plain)
-            sides = (encrypted, plain)
-            _rounds(sides, 2 * slices, 1, slices)  # warm up: connections, tables, code
-            seconds = _rounds(sides, operations, rounds, slices)
-        finally:
-            for side in opened:
-                side.close()
+    with (
+        tempfile.TemporaryDirectory(prefix="ovoz-bench-enc-") as tmp,
+        _ovoz_side(database_url) as encrypted,
+        _plain_side(database_url, Path(tmp)) as plain,
+    ):
+        sides = (encrypted, plain)
+        _rounds(sides, 2 * slices, 1, slices)  # warm up: connections, tables, code
+        seconds = _rounds(sides, operations, rounds, slices)
     done = max(1, operations // slices) * slices * rounds
     rows: list[Row] = []
     for name in MEASURES:

@@ -22,25 +22,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import json
 import os
-import secrets
 import statistics
 import sys
-import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import psycopg
 from psycopg import sql
 
-from bench.database import DEFAULT_URL
+from bench.database import DEFAULT_URL, scratch_environment
 from bench.harness import free_port
 from bench.report import Row, table
 from bench.servers import ServerProcess
@@ -54,36 +48,6 @@ SECONDS = 10.0
 PHONE = "+998909999999"
 CODE = "999999"
 _QUERY = "subscription($id: ID!) { audioStatus(id: $id) { status progress version } }"
-
-
-def _secret() -> str:
-    return base64.urlsafe_b64encode(secrets.token_bytes(48)).decode()
-
-
-@contextmanager
-def _environment(database_url: str) -> Iterator[dict[str, str]]:
-    """A fresh schema and var dir, and the settings every process of the run shares."""
-    schema = f"bench_live_{uuid.uuid4().hex[:10]}"
-    with tempfile.TemporaryDirectory(prefix="ovoz-bench-live-") as var_dir:
-        env = {
-            "ENV": "development",
-            "DATABASE_URL": database_url,
-            "DATABASE_SCHEMA": schema,
-            "OVOZ_VAR_DIR": var_dir,
-            "JWT_SECRET": _secret(),
-            "MASTER_KEY": _secret(),
-            "OTP_PEPPER": _secret(),
-            "PHONE_HMAC_KEY": _secret(),
-            "OTP_TEST_NUMBERS": f"{PHONE}:{CODE}",
-            "LOG_LEVEL": "WARNING",
-        }
-        try:
-            yield env
-        finally:
-            with psycopg.connect(database_url, autocommit=True) as conn:
-                conn.execute(
-                    sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
-                )
 
 
 def _facts(n: int) -> dict[str, Any]:
@@ -188,7 +152,9 @@ def bench_delivery(database_url: str = DEFAULT_URL) -> list[Row]:
     from domain.identity import Role
     from projections.audios import AUDIO_EVENTS_CHANNEL
 
-    with _environment(database_url) as env:
+    with scratch_environment(
+        database_url, "bench_live_", OTP_TEST_NUMBERS=f"{PHONE}:{CODE}"
+    ) as env:
         settings = Settings.from_env(env)
         ovoz = bootstrap(settings)
         try:
@@ -350,7 +316,9 @@ def bench_rebuild(database_url: str = DEFAULT_URL, events: int = 100_000) -> lis
     so the default is 100,000; ``--events 1000000`` takes about half an hour here."""
     from infrastructure.rebuild import rebuild
 
-    with _environment(database_url) as env:
+    with scratch_environment(
+        database_url, "bench_live_", OTP_TEST_NUMBERS=f"{PHONE}:{CODE}"
+    ) as env:
         settings = Settings.from_env(env)
         ovoz = bootstrap(settings)
         try:

@@ -22,9 +22,8 @@ import httpx
 import uvicorn
 from starlette.types import ASGIApp
 
-from infrastructure.bootstrap import bootstrap
+from infrastructure.bootstrap import bootstrap, services_of
 from infrastructure.config import Settings
-from infrastructure.server import services_of
 
 
 def _serve(app: ASGIApp, port: int) -> None:

@@ -1,7 +1,8 @@
 """The composition root: the one place that wires ovoz together.
 
-The API, the projector, the worker, the CLI and the tests all call :func:`bootstrap`;
-nothing connects to anything at import time.
+The API, the projector, the worker, the CLI, the tests and the bench all call
+:func:`bootstrap` (and :func:`services_of` for what the API serves with); nothing connects
+to anything at import time.
 """
 
 from __future__ import annotations
@@ -21,8 +22,11 @@ from eventsourcing.postgres import PostgresDatastore
 from domain.accounts import AccountErasure
 from domain.identity import OtpRules
 from domain.ports import Clock, SmsSender
+from domain.quota import UploadQuota
 from domain.recordings_app import Recordings
 from domain.signin import Identity, IdentityServices
+from graphql_api.context import Services
+from graphql_api.identity.pacing import SignInPacing
 from infrastructure.blobs import FileBlobStore
 from infrastructure.callers import Callers
 from infrastructure.clock import SystemClock
@@ -30,10 +34,12 @@ from infrastructure.config import Settings
 from infrastructure.database import ConnectionParams, Database
 from infrastructure.encryption import KeyStore, SubjectEncryptingMapper, store_keys_with_events
 from infrastructure.erasure import ErasureProcessor, ErasureTracking
+from infrastructure.formats import render
 from infrastructure.hashing import Argon2Hasher
+from infrastructure.intake import AudioIntake
 from infrastructure.live import AudioEventsHub
 from infrastructure.projection_runner import LogSource, SupervisedProjection
-from infrastructure.quota import create_claims_table
+from infrastructure.quota import UploadClaims, create_claims_table
 from infrastructure.sms import ConsoleSms, EskizSms
 from infrastructure.tokens import Tokens
 from infrastructure.worker import Engine, TranscriptionWorker
@@ -80,6 +86,16 @@ class Ovoz:
     @cached_property
     def accounts(self) -> AccountErasure:
         return AccountErasure(self.identity, self.recordings, self.keys, self.recordings_of)
+
+    @cached_property
+    def intake(self) -> AudioIntake:
+        """Uploaded files accepted as recordings, within their owner's quota."""
+        s = self.settings
+        quota = UploadQuota(s.quota_queued_audio_seconds, s.quota_stored_bytes)
+        claims = UploadClaims(self.read_models, self.audios, self.recordings.name, quota)
+        return AudioIntake(
+            self.recordings, self.blobs, claims, s.max_upload_bytes, s.max_audio_seconds
+        )
 
     def start_key_listener(self) -> None:
         """Hear about data keys other processes destroy (evicts them from the cache)."""
@@ -150,6 +166,34 @@ class Ovoz:
         self.read_models.close()
         self.datastore.close()
         self.database.close()
+
+
+def services_of(ovoz: Ovoz) -> Services:
+    """What the API (GraphQL, files, subscriptions) serves with."""
+    return Services(
+        identity=ovoz.identity,
+        recordings=ovoz.recordings,
+        intake=ovoz.intake,
+        users=ovoz.users,
+        audios=ovoz.audios,
+        tokens=ovoz.tokens,
+        blob_path=ovoz.blobs.path,
+        accounts=ovoz.accounts,
+        callers=ovoz.callers,
+        live=ovoz.live,
+        render_transcript=lambda fmt, text, segments, extra: render(fmt, text, segments, **extra),
+        wait_for=ovoz.wait_for,
+        signin=_signin_pacing(ovoz.settings),
+    )
+
+
+def _signin_pacing(settings: Settings) -> SignInPacing:
+    # Twice the argon2 slots: while some sign-ins hash, others read or write their
+    # challenge, so argon2 stays busy without a flood holding more threads than that.
+    return SignInPacing(
+        threads=2 * settings.argon2_max_concurrency,
+        failure_floor=settings.otp.verify_floor_seconds,
+    )
 
 
 def build_sms(settings: Settings) -> SmsSender:

@@ -14,59 +14,15 @@ import uvicorn
 from starlette.applications import Starlette
 from uvicorn.config import STARTUP_FAILURE
 
-from domain.quota import UploadQuota
 from graphql_api.app import create_app
-from graphql_api.context import Services
-from graphql_api.identity.pacing import SignInPacing
-from infrastructure.bootstrap import Ovoz, bootstrap
+from infrastructure.bootstrap import Ovoz, bootstrap, services_of
 from infrastructure.config import Settings
-from infrastructure.formats import render
 from infrastructure.http_protocol import header_deadline_protocol
-from infrastructure.intake import AudioIntake
-from infrastructure.quota import UploadClaims
 
 log = logging.getLogger("ovoz")
 
 API, PROJECTOR, WORKER = "api", "projector", "worker"
 _WS_MAX_MESSAGE_BYTES = 1024 * 1024  # like a JSON request body; graphql-ws messages are small
-
-
-def services_of(ovoz: Ovoz) -> Services:
-    return Services(
-        identity=ovoz.identity,
-        recordings=ovoz.recordings,
-        intake=AudioIntake(
-            ovoz.recordings,
-            ovoz.blobs,
-            UploadClaims(ovoz.read_models, ovoz.audios, ovoz.recordings.name, _quota(ovoz)),
-            ovoz.settings.max_upload_bytes,
-            ovoz.settings.max_audio_seconds,
-        ),
-        users=ovoz.users,
-        audios=ovoz.audios,
-        tokens=ovoz.tokens,
-        blob_path=ovoz.blobs.path,
-        accounts=ovoz.accounts,
-        callers=ovoz.callers,
-        live=ovoz.live,
-        render_transcript=lambda fmt, text, segments, extra: render(fmt, text, segments, **extra),
-        wait_for=ovoz.wait_for,
-        signin=_signin_pacing(ovoz.settings),
-    )
-
-
-def _signin_pacing(settings: Settings) -> SignInPacing:
-    # Twice the argon2 slots: while some sign-ins hash, others read or write their
-    # challenge, so argon2 stays busy without a flood holding more threads than that.
-    return SignInPacing(
-        threads=2 * settings.argon2_max_concurrency,
-        failure_floor=settings.otp.verify_floor_seconds,
-    )
-
-
-def _quota(ovoz: Ovoz) -> UploadQuota:
-    settings = ovoz.settings
-    return UploadQuota(settings.quota_queued_audio_seconds, settings.quota_stored_bytes)
 
 
 def _lifespan(ovoz: Ovoz) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:

@@ -15,8 +15,7 @@ from starlette.testclient import TestClient
 
 from domain.access import Principal
 from graphql_api.app import create_app
-from infrastructure.bootstrap import Ovoz
-from infrastructure.server import services_of
+from infrastructure.bootstrap import Ovoz, services_of
 from tests.integration.conftest import MakeOvoz
 from tests.integration.test_poison_events import FACTS
 from tests.integration.test_recordings_store import (

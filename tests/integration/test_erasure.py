@@ -35,7 +35,7 @@ from domain.errors import SubjectErasedError
 from domain.identity import Role
 from domain.recordings import AudioFacts, RecordingNotFoundError, SegmentEdit, TranscriptFacts
 from domain.recordings_app import Recordings
-from infrastructure.bootstrap import Ovoz
+from infrastructure.bootstrap import Ovoz, services_of
 from infrastructure.encryption import (
     KeyStore,
     SubjectEncryptingMapper,
@@ -43,7 +43,6 @@ from infrastructure.encryption import (
     store_keys_with_events,
 )
 from infrastructure.rebuild import rebuild
-from infrastructure.server import services_of
 from tests.conftest import AUDIO_DIR, FakeClock
 from tests.integration.conftest import MakeOvoz
 

@@ -21,8 +21,7 @@ from domain.errors import InvalidOtpError
 from domain.identity import Role
 from graphql_api.app import create_app
 from graphql_api.identity.pacing import SignInPacing
-from infrastructure.bootstrap import Ovoz
-from infrastructure.server import services_of
+from infrastructure.bootstrap import Ovoz, services_of
 from tests.conftest import FakeClock, RecordingSms
 from tests.integration.conftest import MakeOvoz
 

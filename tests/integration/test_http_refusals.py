@@ -17,8 +17,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from graphql_api.app import create_app
 from graphql_api.context import Services
-from infrastructure.bootstrap import Ovoz
-from infrastructure.server import services_of
+from infrastructure.bootstrap import Ovoz, services_of
 from tests.conftest import RecordingSms
 
 JSON = {"Content-Type": "application/json"}

@@ -9,8 +9,7 @@ from uuid import UUID
 
 from domain.recordings import TranscriptFacts
 from graphql_api.app import create_app
-from infrastructure.bootstrap import Ovoz
-from infrastructure.server import services_of
+from infrastructure.bootstrap import Ovoz, services_of
 from projections.audios import AudioRow
 from tests.integration.conftest import MakeOvoz
 from tests.integration.test_recordings_store import (

@@ -15,10 +15,9 @@ from starlette.applications import Starlette
 
 from domain.recordings import Recording, TranscriptFacts
 from graphql_api.app import create_app
-from infrastructure.bootstrap import Ovoz
+from infrastructure.bootstrap import Ovoz, services_of
 from infrastructure.projection_runner import PARK_AFTER, PARKED_TABLE
 from infrastructure.rebuild import rebuild
-from infrastructure.server import services_of
 from tests.integration.conftest import MakeOvoz
 from tests.integration.test_recordings_store import (
     ALICE,

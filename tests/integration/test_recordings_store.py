@@ -29,8 +29,7 @@ from domain.recordings import (
 )
 from domain.recordings_app import Written
 from graphql_api.app import create_app
-from infrastructure.bootstrap import Ovoz
-from infrastructure.server import services_of
+from infrastructure.bootstrap import Ovoz, services_of
 from projections.audios import AudioFilter
 from tests.conftest import AUDIO_DIR
 from tests.integration.conftest import MakeOvoz

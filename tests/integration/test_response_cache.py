@@ -13,8 +13,7 @@ from starlette.applications import Starlette
 from domain.access import Principal
 from domain.identity import Role
 from graphql_api.app import create_app
-from infrastructure.bootstrap import Ovoz
-from infrastructure.server import services_of
+from infrastructure.bootstrap import Ovoz, services_of
 from tests.conftest import AUDIO_DIR
 from tests.integration.conftest import MakeOvoz
 

@@ -17,8 +17,7 @@ from hypothesis_graphql import from_schema
 from starlette.applications import Starlette
 
 from graphql_api.app import create_app
-from infrastructure.bootstrap import Ovoz
-from infrastructure.server import services_of
+from infrastructure.bootstrap import Ovoz, services_of
 from tests.integration.conftest import MakeOvoz
 from tests.integration.test_recordings_store import ALICE, USERS_ENV, asgi, sign_in, token_of
 

@@ -19,8 +19,7 @@ from starlette.applications import Starlette
 from domain.access import Principal
 from domain.quota import QuotaExceededError, QuotaKind
 from graphql_api.app import create_app
-from infrastructure.bootstrap import Ovoz
-from infrastructure.server import services_of
+from infrastructure.bootstrap import Ovoz, services_of
 from tests.integration.conftest import MakeOvoz
 from tests.integration.test_recordings_store import (
     ADMIN,

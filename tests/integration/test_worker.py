@@ -21,8 +21,7 @@ import pytest
 from domain.access import Principal
 from domain.identity import Role
 from domain.recordings import AudioFacts, TranscriptFacts
-from infrastructure.bootstrap import Ovoz
-from infrastructure.server import services_of
+from infrastructure.bootstrap import Ovoz, services_of
 from infrastructure.whisper import TranscriptionError, WhisperEngine
 from tests.conftest import AUDIO_DIR, speech_wav
 from tests.integration.conftest import MakeOvoz
