@@ -153,7 +153,8 @@ def _bare_main(warm_up: str) -> None:
     from faster_whisper import BatchedInferencePipeline, WhisperModel, decode_audio
 
     from infrastructure.config import Settings
-    from infrastructure.whisper import BATCH_SIZE, EngineSettings, resolve_model
+    from infrastructure.models import resolve_model
+    from infrastructure.whisper import BATCH_SIZE, EngineSettings
 
     s = EngineSettings.from_settings(Settings.from_env())
     resolved = resolve_model(s.default_model, s.models_dir, allow_download=s.allow_download)

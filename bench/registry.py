@@ -121,7 +121,7 @@ def _upload(bench: Bench) -> list[Row]:
 
 
 def _e2e(bench: Bench) -> list[Row]:
-    from infrastructure.whisper import resolve_model
+    from infrastructure.models import resolve_model
 
     o, env = bench.options, bench.env
     settings = Settings.from_env({**os.environ, **env})

@@ -114,7 +114,8 @@ def _transcribe(settings: Settings, args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from infrastructure.formats import render
-    from infrastructure.whisper import EngineSettings, TranscriptionError, WhisperEngine
+    from infrastructure.transcription_errors import TranscriptionError
+    from infrastructure.whisper import EngineSettings, WhisperEngine
 
     logging.getLogger("faster_whisper").setLevel(logging.WARNING)
     engine_settings = EngineSettings.from_settings(settings)

@@ -15,10 +15,9 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import fields
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from eventsourcing.persistence import RecordConflictError
 
@@ -29,6 +28,7 @@ from domain.recordings import (
 )
 from domain.recordings_app import Recordings
 from infrastructure.database import ConnectionParams
+from infrastructure.transcription_errors import TranscriptionCancelled, TranscriptionError
 from projections.audios import AudiosView
 from projections.jobs import JOBS_CHANNEL, ClaimedJob, JobsView
 
@@ -46,7 +46,7 @@ class Engine(Protocol):
         language_hint: str | None = None,
         on_progress: Callable[[float], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
-    ) -> Any: ...
+    ) -> TranscriptFacts: ...
 
 
 class TranscriptionWorker:
@@ -162,13 +162,11 @@ class TranscriptionWorker:
             renewer.join()
 
     def _transcribe(self, job: ClaimedJob, blob_key: str, lost: threading.Event) -> None:
-        from infrastructure.whisper import TranscriptionCancelled, TranscriptionError
-
         def should_stop() -> bool:
             return lost.is_set() or self._stopping.is_set()
 
         try:
-            result = self.engine.transcribe(
+            facts = self.engine.transcribe(
                 self.blob_path(blob_key),
                 job.language,
                 self._progress_publisher(job),
@@ -186,9 +184,6 @@ class TranscriptionWorker:
             log.exception("worker %s: engine failed on %s", self.name, job.recording_id)
             self._fail(job, "INFERENCE_FAILED", retryable=job.attempt < MAX_ATTEMPTS)
             return
-        facts = TranscriptFacts(
-            **{f.name: getattr(result, f.name) for f in fields(TranscriptFacts)}
-        )
         if self._record(
             lambda: self.recordings.complete_transcription(job.recording_id, job.attempt, facts)
         ):

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from domain.quota import QuotaExceededError, QuotaKind
-from domain.recordings import FileTooLargeError, InvalidAudioError, VersionConflictError
-from domain.recordings import TranscriptionStatus as DomainStatus
+from domain.recordings import (
+    FileTooLargeError,
+    InvalidAudioError,
+    TranscriptionStatus,
+    VersionConflictError,
+)
 from graphql_api.messages import message
 from graphql_api.recordings.types import (
     FileTooLarge,
@@ -14,7 +18,6 @@ from graphql_api.recordings.types import (
     NotFound,
     NotPermitted,
     QuotaExceeded,
-    TranscriptionStatus,
     VersionConflict,
 )
 
@@ -75,11 +78,11 @@ def quota_exceeded(locale: str, e: QuotaExceededError) -> QuotaExceeded:
     )
 
 
-def invalid_state(locale: str, status: DomainStatus) -> InvalidState:
+def invalid_state(locale: str, status: TranscriptionStatus) -> InvalidState:
     return InvalidState(
         code="INVALID_STATE",
         message=message("INVALID_STATE", locale, status=status.value),
-        status=TranscriptionStatus(status.value),
+        status=status,
     )
 
 

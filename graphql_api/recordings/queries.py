@@ -7,12 +7,11 @@ from uuid import UUID
 import strawberry
 from starlette.concurrency import run_in_threadpool
 
-from domain.recordings import RecordingNotFoundError
-from domain.recordings import TranscriptionStatus as DomainStatus
+from domain.recordings import RecordingNotFoundError, TranscriptionStatus
 from graphql_api.context import Info
 from graphql_api.inputs import checked_text
 from graphql_api.permissions import require_principal
-from graphql_api.recordings.types import Audio, AudioList, TranscriptionStatus
+from graphql_api.recordings.types import Audio, AudioList
 from projections.audios import MAX_PAGE, AudioFilter
 
 
@@ -63,7 +62,7 @@ class RecordingsQuery:
         limit = max(0, min(limit, MAX_PAGE))
         where = AudioFilter(
             owner_id=None if principal.is_admin else principal.user_id,
-            status=DomainStatus(status.value) if status is not None else None,
+            status=status,
             search=(checked_text(info.context, "search", search) or "").strip()[:200] or None,
         )
         page = await run_in_threadpool(info.context.services.audios.page, where, skip, limit)

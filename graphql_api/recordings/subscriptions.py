@@ -12,11 +12,12 @@ from graphql import GraphQLError
 from starlette.concurrency import run_in_threadpool
 
 from domain.access import Principal
+from domain.recordings import TranscriptionStatus
 from graphql_api.auth import current_principal
 from graphql_api.context import Context, Info
 from graphql_api.messages import message
 from graphql_api.recordings.queries import parse_id
-from graphql_api.recordings.types import Audio, TranscriptionStatus
+from graphql_api.recordings.types import Audio
 from projections.audios import AudioFilter, AudioRow
 
 _TERMINAL = {"COMPLETED", "FAILED"}
@@ -37,7 +38,7 @@ class AudioStatusEvent:
     def from_row(cls, row: AudioRow) -> AudioStatusEvent:
         return cls(
             audio_id=strawberry.ID(str(row.id)),
-            status=TranscriptionStatus(row.status.value),
+            status=row.status,
             progress=row.progress,
             version=row.version,
             error=row.error,

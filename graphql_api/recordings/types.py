@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
 from typing import Annotated, Any
 
 import strawberry
 
 from domain.quota import QuotaKind
-from domain.recordings import Recording
+from domain.recordings import Recording, TranscriptionStatus
 from graphql_api.errors import Error
 from projections.audios import AudioRow
 
-
-@strawberry.enum
-class TranscriptionStatus(Enum):
-    QUEUED = "QUEUED"
-    PROCESSING = "PROCESSING"
-    COMPLETED = "COMPLETED"
-    FAILED = "FAILED"
+# The domain's enum is the schema's: one list of the statuses a recording can be in.
+strawberry.enum(TranscriptionStatus, name="TranscriptionStatus")
 
 
 @strawberry.type
@@ -100,7 +94,7 @@ class Audio:
             size_bytes=row.size_bytes,
             sha256=row.sha256,
             duration_seconds=row.duration_seconds,
-            status=TranscriptionStatus(row.status.value),
+            status=row.status,
             progress=row.progress,
             language=row.language,
             transcript_text=row.transcript_text,

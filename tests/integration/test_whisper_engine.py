@@ -18,16 +18,13 @@ from pathlib import Path
 import jiwer
 import pytest
 
-from infrastructure.whisper import (
-    BASE_SHA256,
-    BASE_SIZE,
-    EngineSettings,
+from infrastructure.models import BASE_SHA256, BASE_SIZE, resolve_model
+from infrastructure.transcription_errors import (
     ModelUnavailableError,
     TranscriptionCancelled,
     TranscriptionError,
-    WhisperEngine,
-    resolve_model,
 )
+from infrastructure.whisper import EngineSettings, WhisperEngine
 from tests.conftest import AUDIO_DIR
 
 pytestmark = pytest.mark.skipif(

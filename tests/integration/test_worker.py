@@ -22,7 +22,8 @@ from domain.access import Principal
 from domain.identity import Role
 from domain.recordings import AudioFacts, TranscriptFacts
 from infrastructure.bootstrap import Ovoz, services_of
-from infrastructure.whisper import TranscriptionError, WhisperEngine
+from infrastructure.transcription_errors import TranscriptionError
+from infrastructure.whisper import WhisperEngine
 from tests.conftest import AUDIO_DIR, speech_wav
 from tests.integration.conftest import MakeOvoz
 
