@@ -81,6 +81,7 @@ def test_tiny_en_transcribes_the_english_clips_within_bounds(tiny: WhisperEngine
 def test_segments_carry_times_scores_and_words(tiny: WhisperEngine) -> None:
     result = tiny.transcribe(AUDIO_DIR / "jfk.flac")
     assert "ask not" in normalise(result.text)
+    assert result.duration is not None  # the engine always measures it
     previous = 0.0
     for segment in result.segments:
         assert previous <= segment["start"] <= segment["end"] <= result.duration + 0.5
