@@ -245,7 +245,7 @@ async def close_code(ws: ClientConnection, timeout: float = 15.0) -> int | None:
 async def subscribe(
     ws: ClientConnection, op_id: str, query: str, variables: dict[str, Any] | None = None
 ) -> None:
-    message = {"id": op_id, "type": "subscribe", "payload": {"query": query}}
+    message: dict[str, Any] = {"id": op_id, "type": "subscribe", "payload": {"query": query}}
     if variables:
         message["payload"]["variables"] = variables
     await ws.send(json.dumps(message))

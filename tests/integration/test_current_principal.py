@@ -16,9 +16,9 @@ from starlette.testclient import TestClient
 from domain.access import Principal
 from graphql_api.app import create_app
 from infrastructure.bootstrap import Ovoz, services_of
+from tests.factories import transcript_facts
 from tests.integration.conftest import MakeOvoz
-from tests.integration.test_poison_events import FACTS
-from tests.integration.test_recordings_store import (
+from tests.integration.helpers import (
     ADMIN,
     ALICE,
     USERS_ENV,
@@ -37,7 +37,7 @@ def alices_transcribed_audio(ovoz: Ovoz, tone_clip: bytes) -> UUID:
     alice = sign_in(ovoz, ALICE)
     audio_id = upload(ovoz, alice, tone_clip).recording.id
     ovoz.recordings.start_transcription(audio_id, "test-worker", 1)
-    ovoz.recordings.complete_transcription(audio_id, 1, FACTS)
+    ovoz.recordings.complete_transcription(audio_id, 1, transcript_facts("hello there"))
     settle(ovoz)
     return audio_id
 
@@ -121,7 +121,7 @@ def test_an_open_socket_of_a_deleted_admin_cannot_subscribe_to_others_recordings
     admin: Principal = sign_in(store, ADMIN)
     token = token_of(store, admin)
     app = create_app(services_of(store), production=False)
-    subscribe = {
+    subscribe: dict[str, Any] = {
         "type": "subscribe",
         "payload": {"query": "subscription($id: ID!) { audioStatus(id: $id) { status } }"},
     }

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
 import os
 import re
 import shutil
@@ -33,9 +32,9 @@ from psycopg import sql
 from domain.access import Principal
 from domain.errors import SubjectErasedError
 from domain.identity import Role
-from domain.recordings import AudioFacts, RecordingNotFoundError, SegmentEdit, TranscriptFacts
+from domain.recordings import AudioFacts, RecordingNotFoundError, SegmentEdit
 from domain.recordings_app import Recordings
-from infrastructure.bootstrap import Ovoz, services_of
+from infrastructure.bootstrap import Ovoz
 from infrastructure.encryption import (
     KeyStore,
     SubjectEncryptingMapper,
@@ -44,17 +43,23 @@ from infrastructure.encryption import (
 )
 from infrastructure.rebuild import rebuild
 from tests.conftest import AUDIO_DIR, FakeClock
+from tests.factories import transcript_facts
 from tests.integration.conftest import MakeOvoz
+from tests.integration.helpers import (
+    ALICE,
+    BOB,
+    CODES,
+    USERS_ENV,
+    settle_every_projection,
+    sign_in,
+    upload,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 JFK = AUDIO_DIR / "jfk.flac"  # 11 s, 1.1 MB: the recording that gets erased
 OTHER = AUDIO_DIR / "en_librispeech_1089-134686-0001.flac"  # 3.3 s: recordings that stay
 
-ALICE, BOB = "+998901234567", "+998935550011"
-USERS_ENV = {"OTP_TEST_NUMBERS": f"{ALICE}:123456,{BOB}:654321"}
-CODES = {ALICE: "123456", BOB: "654321"}
 ADMIN = Principal(uuid4(), Role.ADMIN, 0)
-TIMEOUT = 20.0
 
 MASTER_A = "master-key-A-" + "a" * 40
 MASTER_B = "master-key-B-" + "b" * 40
@@ -135,15 +140,9 @@ def token() -> str:
     return f"zq{uuid.uuid4().hex[:12]}x"
 
 
-def sign_in(ovoz: Ovoz, phone: str) -> Principal:
-    ovoz.identity.send_code(phone)
-    signed = ovoz.identity.verify_code(phone, CODES[phone])
-    assert ovoz.wait_for("identity", signed.position)
-    return Principal(user_id=signed.user_id, role=signed.role, expires_at=time.time() + 3600)
-
-
-def upload(ovoz: Ovoz, who: Principal, data: bytes, filename: str = "clip.flac") -> UUID:
-    written = services_of(ovoz).intake.accept(who, io.BytesIO(data), filename, None)
+def upload_seen(ovoz: Ovoz, who: Principal, data: bytes, filename: str = "clip.flac") -> UUID:
+    """Upload, and wait until every view of the recordings log has the recording."""
+    written = upload(ovoz, who, data, filename)
     assert ovoz.wait_for("recordings", written.position)
     return written.recording.id
 
@@ -151,38 +150,15 @@ def upload(ovoz: Ovoz, who: Principal, data: bytes, filename: str = "clip.flac")
 def transcribe(ovoz: Ovoz, recording_id: UUID, segment_texts: list[str]) -> None:
     """What a worker records: start, then a completed transcript with these segments."""
     ovoz.recordings.start_transcription(recording_id, "test-worker", 1)
-    segments = [
-        {"id": i, "start": float(i), "end": i + 1.0, "text": text, "words": []}
-        for i, text in enumerate(segment_texts)
-    ]
-    facts = TranscriptFacts(
-        text=" ".join(segment_texts),
-        segments=segments,
-        language="en",
+    facts = transcript_facts(
+        *segment_texts,
         language_probability=0.98,
-        language_uncertain=False,
         duration=11.0,
         model_name="test-model",
         processing_seconds=1.5,
     )
     written = ovoz.recordings.complete_transcription(recording_id, 1, facts)
     assert ovoz.wait_for("recordings", written.position)
-
-
-def settle(ovoz: Ovoz) -> None:
-    """Every projection (erasure processor included) has processed every event of its
-    log that it subscribes to."""
-    for _ in range(2):  # the erasure processor may append (AudioDeleted of a late upload)
-        for projection in ovoz.projections.values():
-            topics = projection.projection.topics
-            last = projection.source.recorder.select_notifications(
-                start=1, limit=1_000_000, topics=topics
-            )
-            target = last[-1].id if last else 0
-            deadline = time.monotonic() + TIMEOUT
-            while projection.position() < target:
-                assert time.monotonic() < deadline, f"projection {projection.name} is behind"
-                time.sleep(0.02)
 
 
 def pg_dump(binary: str, database_url: str, schema: str) -> bytes:
@@ -298,8 +274,8 @@ def test_deleted_recording_leaves_no_transcript_or_audio_in_dump_or_blobs(
 ) -> None:
     ovoz = make_ovoz(**USERS_ENV)
     alice = sign_in(ovoz, ALICE)
-    doomed = upload(ovoz, alice, jfk, "jfk.flac")
-    kept = upload(ovoz, alice, other_clip, "kept.flac")
+    doomed = upload_seen(ovoz, alice, jfk, "jfk.flac")
+    kept = upload_seen(ovoz, alice, other_clip, "kept.flac")
     seg_a, seg_b, edited, kept_word = token(), token(), token(), token()
     transcribe(ovoz, doomed, [f"ask not {seg_a}", f"what your {seg_b} country"])
     # Replace the second segment: its old text stays only in the (encrypted) log.
@@ -308,7 +284,7 @@ def test_deleted_recording_leaves_no_transcript_or_audio_in_dump_or_blobs(
     )
     assert ovoz.wait_for("recordings", written.position)
     transcribe(ovoz, kept, [f"this one {kept_word} stays"])
-    settle(ovoz)
+    settle_every_projection(ovoz)
 
     secrets = {"segment text": seg_a.encode(), "replaced text": seg_b.encode()}
     secrets["edited text"] = edited.encode()
@@ -325,7 +301,7 @@ def test_deleted_recording_leaves_no_transcript_or_audio_in_dump_or_blobs(
     )
 
     ovoz.recordings.delete(alice, doomed)
-    settle(ovoz)
+    settle_every_projection(ovoz)
 
     after = pg_dump(pg_dump_binary, database_url, schema)
     assert leaks(after, {**secrets, **windows}) == []
@@ -359,14 +335,14 @@ def test_deleted_account_leaves_no_phone_or_transcript_and_the_phone_can_sign_up
     alice = sign_in(ovoz, ALICE)
     bob = sign_in(ovoz, BOB)
     alice_words = [token(), token(), token()]
-    first = upload(ovoz, alice, jfk, "speech.flac")
-    second = upload(ovoz, alice, other_clip, "second.flac")
+    first = upload_seen(ovoz, alice, jfk, "speech.flac")
+    second = upload_seen(ovoz, alice, other_clip, "second.flac")
     transcribe(ovoz, first, [f"we choose {alice_words[0]}", f"to go {alice_words[1]}"])
     transcribe(ovoz, second, [f"the {alice_words[2]} moon"])
     bob_word = token()
-    bobs = upload(ovoz, bob, other_clip, "bob.flac")
+    bobs = upload_seen(ovoz, bob, other_clip, "bob.flac")
     transcribe(ovoz, bobs, [f"bob says {bob_word}"])
-    settle(ovoz)
+    settle_every_projection(ovoz)
     bob_history = ovoz.recordings.history(bob, bobs)
 
     phone = phone_forms(ALICE)
@@ -380,7 +356,7 @@ def test_deleted_account_leaves_no_phone_or_transcript_and_the_phone_can_sign_up
 
     position = ovoz.accounts.delete_account(alice)
     assert ovoz.wait_for("identity", position)
-    settle(ovoz)
+    settle_every_projection(ovoz)
 
     after = pg_dump(pg_dump_binary, database_url, schema)
     assert leaks(after, {**phone, **words, **windows}) == []
@@ -421,10 +397,10 @@ def test_erased_recording_audit_trail_is_redacted_for_admins_and_hidden_from_own
     ovoz = make_ovoz(**USERS_ENV)
     alice = sign_in(ovoz, ALICE)
     bob = sign_in(ovoz, BOB)
-    erased = upload(ovoz, alice, other_clip)
+    erased = upload_seen(ovoz, alice, other_clip)
     transcribe(ovoz, erased, [f"secret {token()}"])
     ovoz.recordings.edit_transcript(alice, erased, f"edited {token()}", [], None)
-    bobs = upload(ovoz, bob, other_clip)
+    bobs = upload_seen(ovoz, bob, other_clip)
     transcribe(ovoz, bobs, [f"fine {token()}"])
     trail = ovoz.recordings.history(alice, erased)
     assert [e.type for e in trail] == [
@@ -437,7 +413,7 @@ def test_erased_recording_audit_trail_is_redacted_for_admins_and_hidden_from_own
     bob_trail = ovoz.recordings.history(bob, bobs)
 
     ovoz.recordings.delete(alice, erased)
-    settle(ovoz)
+    settle_every_projection(ovoz)
 
     redacted = ovoz.recordings.history(ADMIN, erased)
     assert [(e.type, e.version, e.at) for e in redacted] == [
@@ -463,10 +439,10 @@ def test_replay_after_erasures_rebuilds_read_models_without_erased_data(
     ovoz = make_ovoz(**USERS_ENV)
     alice = sign_in(ovoz, ALICE)
     bob = sign_in(ovoz, BOB)
-    alices = [upload(ovoz, alice, other_clip) for _ in range(2)]
+    alices = [upload_seen(ovoz, alice, other_clip) for _ in range(2)]
     for recording_id in alices:
         transcribe(ovoz, recording_id, [f"alice {token()}"])
-    bobs_kept, bobs_deleted = upload(ovoz, bob, other_clip), upload(ovoz, bob, other_clip)
+    bobs_kept, bobs_deleted = upload_seen(ovoz, bob, other_clip), upload_seen(ovoz, bob, other_clip)
     transcribe(ovoz, bobs_kept, [f"bob {token()}"])
     transcribe(ovoz, bobs_deleted, [f"gone {token()}"])
     ovoz.recordings.edit_transcript(bob, bobs_kept, f"bob edited {token()}", [], None)
@@ -474,8 +450,8 @@ def test_replay_after_erasures_rebuilds_read_models_without_erased_data(
     ovoz.accounts.delete_account(alice)
     clock.advance(120)
     alice_again = sign_in(ovoz, ALICE)
-    again = upload(ovoz, alice_again, other_clip)
-    settle(ovoz)
+    again = upload_seen(ovoz, alice_again, other_clip)
+    settle_every_projection(ovoz)
 
     audios_before, users_before = rows(ovoz, "audios"), rows(ovoz, "users")
     assert [r[0] for r in audios_before] == sorted([bobs_kept, again])
@@ -502,13 +478,13 @@ def test_upload_recorded_after_account_erasure_is_erased_by_the_processor(
     ovoz = make_ovoz(**USERS_ENV)
     alice = sign_in(ovoz, ALICE)
     ovoz.accounts.delete_account(alice)
-    settle(ovoz)
+    settle_every_projection(ovoz)
     assert ovoz.keys.is_destroyed(alice.user_id)
 
     # Her token is still valid for a moment: an upload in flight lands after the erasure.
-    written = services_of(ovoz).intake.accept(alice, io.BytesIO(other_clip), "late.flac", None)
+    written = upload(ovoz, alice, other_clip, "late.flac")
     late = written.recording.id
-    settle(ovoz)
+    settle_every_projection(ovoz)
 
     assert not ovoz.blobs.path(late.hex).exists()
     assert ovoz.audios.get(late) is None
@@ -530,7 +506,7 @@ def test_key_destroyed_by_another_process_stops_decrypting_here_within_two_secon
     elsewhere = make_ovoz(start=False, **USERS_ENV)
     time.sleep(1.0)  # both key listeners are up (each empties its cache when it starts)
     alice = sign_in(here, ALICE)
-    recording_id = upload(here, alice, other_clip)
+    recording_id = upload_seen(here, alice, other_clip)
     deadline = time.monotonic() + 5.0
     while True:  # read until the key sits in this process's cache (a listener that has
         # just connected empties it once)
@@ -568,11 +544,11 @@ def test_master_key_rotation_rewraps_every_key_and_leaves_events_untouched(
 ) -> None:
     old = make_ovoz(MASTER_KEY=MASTER_A, **USERS_ENV)
     alice = sign_in(old, ALICE)
-    kept, gone = upload(old, alice, other_clip), upload(old, alice, other_clip)
+    kept, gone = upload_seen(old, alice, other_clip), upload_seen(old, alice, other_clip)
     text = f"rotate {token()}"
     transcribe(old, kept, [text])
     old.recordings.delete(alice, gone)
-    settle(old)
+    settle_every_projection(old)
     recording = old.recordings.get(alice, kept)
     trail = old.recordings.history(alice, kept)
     id_a, id_b = master_key_id(MASTER_A.encode()), master_key_id(MASTER_B.encode())
@@ -708,7 +684,7 @@ def test_a_new_recordings_key_is_stored_in_the_transaction_of_its_first_event(
 ) -> None:
     ovoz = make_ovoz(**USERS_ENV)
     alice = sign_in(ovoz, ALICE)
-    recording_id = upload(ovoz, alice, other_clip)
+    recording_id = upload_seen(ovoz, alice, other_clip)
     key_tx, event_tx = key_and_event_transactions(ovoz, recording_id, "recordings_events")
     assert key_tx == event_tx
 

@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 from graphql_api import cache, documents
 from graphql_api.app import create_app
 from infrastructure.bootstrap import Ovoz, services_of
-from tests.integration.test_recordings_store import asgi
+from tests.integration.helpers import asgi
 from tests.unit.test_query_limits import ALL_INTROSPECTION_OPTIONS, fragment_dag
 
 

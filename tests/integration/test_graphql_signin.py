@@ -7,6 +7,7 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -312,7 +313,7 @@ def _claims(ovoz: Ovoz, user_id: uuid.UUID, **changes: Any) -> dict[str, Any]:
     return {k: v for k, v in claims.items() if v is not None}
 
 
-BAD_TOKENS = {
+BAD_TOKENS: dict[str, Callable[[Ovoz, uuid.UUID], str | None]] = {
     "missing": lambda o, u: None,
     "not bearer": lambda o, u: "Basic " + o.tokens.issue(u, Role.USER).token,
     "garbage": lambda o, u: "Bearer not.a.token",
@@ -330,7 +331,9 @@ BAD_TOKENS = {
     "no jti": lambda o, u: (
         "Bearer " + jwt.encode(_claims(o, u, jti=None), o.settings.jwt_secret, algorithm="HS256")
     ),
-    "alg none": lambda o, u: "Bearer " + jwt.encode(_claims(o, u), None, algorithm="none"),
+    "alg none": lambda o, u: (
+        "Bearer " + jwt.encode(_claims(o, u), None, algorithm="none")  # type: ignore[arg-type]
+    ),
     "unknown user": lambda o, u: "Bearer " + o.tokens.issue(uuid.uuid4(), Role.USER).token,
 }
 
@@ -505,7 +508,8 @@ def gql_from(
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     assert "errors" not in body, body
-    return body["data"]
+    data: dict[str, Any] = body["data"]
+    return data
 
 
 def verify_from(app: Starlette, client: tuple[str, int], phone: str, code: str) -> str:

@@ -4,15 +4,16 @@ of its life (issue 10, defect 1)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
-from domain.recordings import TranscriptFacts
 from graphql_api.app import create_app
 from infrastructure.bootstrap import Ovoz, services_of
 from projections.audios import AudioRow
+from tests.factories import transcript_facts
 from tests.integration.conftest import MakeOvoz
-from tests.integration.test_recordings_store import (
+from tests.integration.helpers import (
     ALICE,
     USERS_ENV,
     gql,
@@ -28,13 +29,11 @@ FULL_Q = """query($id: ID!, $v: Int) {
     transcriptText segments { id start end text } error version createdAt updatedAt
   }
 }"""
-UNDETECTED = TranscriptFacts(
-    text="salom dunyo",
-    segments=[{"id": 0, "start": 0.0, "end": 1.0, "text": "salom dunyo", "words": []}],
+UNDETECTED = transcript_facts(
+    "salom dunyo",
     language=None,  # the engine could not tell: the language asked for stays
     language_probability=None,
     language_uncertain=True,
-    duration=1.0,
     model_name="base",
     processing_seconds=0.2,
 )
@@ -60,7 +59,7 @@ def test_view_row_history_and_rebuilt_recording_agree_at_every_step(
     token = token_of(store, alice)
     audio_id = upload(store, alice, tone_clip, language="uz").recording.id
     recordings = store.recordings
-    steps = [
+    steps: list[Callable[[], object]] = [
         lambda: None,  # QUEUED
         lambda: recordings.start_transcription(audio_id, "w", 1),  # PROCESSING
         lambda: recordings.fail_transcription(audio_id, 1, "ENGINE", retryable=True),

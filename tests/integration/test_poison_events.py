@@ -13,13 +13,15 @@ import pytest
 from eventsourcing.persistence import OperationalError
 from starlette.applications import Starlette
 
-from domain.recordings import Recording, TranscriptFacts
+from domain.recordings import Recording
 from graphql_api.app import create_app
 from infrastructure.bootstrap import Ovoz, services_of
 from infrastructure.projection_runner import PARK_AFTER, PARKED_TABLE
 from infrastructure.rebuild import rebuild
+from tests.factories import transcript_facts
 from tests.integration.conftest import MakeOvoz
-from tests.integration.test_recordings_store import (
+from tests.integration.documents import EDIT_M
+from tests.integration.helpers import (
     ALICE,
     BOB,
     USERS_ENV,
@@ -29,22 +31,6 @@ from tests.integration.test_recordings_store import (
     token_of,
     upload,
 )
-
-FACTS = TranscriptFacts(
-    text="hello there",
-    segments=[{"id": 0, "start": 0.0, "end": 1.0, "text": "hello there", "words": []}],
-    language="en",
-    language_probability=0.9,
-    language_uncertain=False,
-    duration=1.0,
-    model_name="tiny.en",
-    processing_seconds=0.1,
-)
-EDIT_M = """mutation($id: ID!, $input: AudioUpdateInput!) {
-  updateAudio(id: $id, input: $input) {
-    __typename ... on Error { code message } ... on Audio { version transcriptText }
-  }
-}"""
 
 
 @pytest.fixture
@@ -60,7 +46,7 @@ def transcribed(ovoz: Ovoz, owner: UUID, tone_clip: bytes) -> UUID:
     who = Principal(user_id=owner, role=Role.USER, expires_at=time.time() + 60)
     audio_id = upload(ovoz, who, tone_clip).recording.id
     ovoz.recordings.start_transcription(audio_id, "test-worker", 1)
-    ovoz.recordings.complete_transcription(audio_id, 1, FACTS)
+    ovoz.recordings.complete_transcription(audio_id, 1, transcript_facts("hello there"))
     settle(ovoz)
     return audio_id
 

@@ -26,7 +26,6 @@ from eventsourcing.persistence import Tracking
 from psycopg import sql
 
 from domain.access import Principal
-from domain.recordings import AudioFacts, TranscriptFacts
 from domain.recordings_app import Written
 from infrastructure.bootstrap import Ovoz
 from infrastructure.projection_runner import LogSource
@@ -34,6 +33,7 @@ from infrastructure.rebuild import SPECS, rebuild
 from projections.audios import AudioFilter, AudiosProjection, AudiosView
 from projections.jobs import ClaimedJob, JobsProjection, JobsView
 from projections.users import UsersProjection, UsersView
+from tests.factories import talk_facts, talk_transcript
 from tests.integration.conftest import MakeOvoz
 
 PHONES = [f"+9989010{i:05d}" for i in range(24)]
@@ -54,46 +54,17 @@ def sign_in(ovoz: Ovoz, phone: str) -> Principal:
     return Principal(signed_in.user_id, signed_in.role, 0)
 
 
-def facts(n: int) -> AudioFacts:
-    return AudioFacts(
-        filename=f"talk-{n}.flac",
-        content_type="audio/flac",
-        size_bytes=1000 + n,
-        sha256=f"{n:064x}",
-        blob_key=uuid.uuid4().hex,
-        duration_seconds=10.0 + n,
-        language="en",
-    )
-
-
-def transcript(n: int) -> TranscriptFacts:
-    segments = [
-        {"id": i, "start": 2.0 * i, "end": 2.0 * i + 1.5, "text": f"segment {i} of talk {n}"}
-        for i in range(3)
-    ]
-    return TranscriptFacts(
-        text=" ".join(s["text"] for s in segments),
-        segments=segments,
-        language="en",
-        language_probability=0.98,
-        language_uncertain=False,
-        duration=10.0,
-        model_name="tiny.en",
-        processing_seconds=1.0,
-    )
-
-
 def populate(ovoz: Ovoz, owners: list[Principal], count: int, offset: int = 0) -> list[uuid.UUID]:
     """Recordings in every state: queued, processing, completed, edited, deleted."""
     ids = []
     for n in range(offset, offset + count):
         owner = owners[n % len(owners)]
         recording_id = ovoz.recordings.new_id()
-        ovoz.recordings.upload(recording_id, owner.user_id, facts(n))
+        ovoz.recordings.upload(recording_id, owner.user_id, talk_facts(n))
         if n % 5 != 0:
             ovoz.recordings.start_transcription(recording_id, "test-worker", 1)
         if n % 5 not in (0, 1):
-            ovoz.recordings.complete_transcription(recording_id, 1, transcript(n))
+            ovoz.recordings.complete_transcription(recording_id, 1, talk_transcript(n))
         if n % 5 == 3:
             ovoz.recordings.edit_transcript(owner, recording_id, f"edited talk {n}", [], None)
         if n % 7 == 6:
@@ -116,7 +87,7 @@ def caught_up(ovoz: Ovoz) -> None:
 
 def dump(conn: psycopg.Connection[Any], schema: str) -> dict[str, list[tuple[Any, ...]]]:
     conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
-    return {name: conn.execute(query).fetchall() for name, query in _TABLES.items()}  # type: ignore[arg-type]
+    return {name: conn.execute(query).fetchall() for name, query in _TABLES.items()}
 
 
 def from_scratch(ovoz: Ovoz, reference: str) -> None:
@@ -376,7 +347,7 @@ LEASE = timedelta(minutes=5)
 
 def uploaded(ovoz: Ovoz, owner: Principal, n: int) -> uuid.UUID:
     recording_id = ovoz.recordings.new_id()
-    jobs_know(ovoz, ovoz.recordings.upload(recording_id, owner.user_id, facts(n)))
+    jobs_know(ovoz, ovoz.recordings.upload(recording_id, owner.user_id, talk_facts(n)))
     return recording_id
 
 
@@ -405,7 +376,7 @@ def test_a_rebuilt_jobs_view_reruns_no_finished_job_and_leaves_running_ones_leas
     owner = sign_in(ovoz, PHONES[0])
     done = uploaded(ovoz, owner, 0)
     job = claimed(ovoz, "worker-a", done)
-    jobs_know(ovoz, ovoz.recordings.complete_transcription(done, job.attempt, transcript(0)))
+    jobs_know(ovoz, ovoz.recordings.complete_transcription(done, job.attempt, talk_transcript(0)))
     failed = uploaded(ovoz, owner, 1)
     job = claimed(ovoz, "worker-a", failed)
     jobs_know(ovoz, ovoz.recordings.fail_transcription(failed, job.attempt, "x", retryable=False))
@@ -447,7 +418,7 @@ def test_a_rebuilt_audios_view_keeps_live_progress_and_no_cached_answer_survives
 ) -> None:
     owner = sign_in(ovoz, PHONES[0])
     recording_id = ovoz.recordings.new_id()
-    ovoz.recordings.upload(recording_id, owner.user_id, facts(0))
+    ovoz.recordings.upload(recording_id, owner.user_id, talk_facts(0))
     written = ovoz.recordings.start_transcription(recording_id, "worker-a", 1)
     assert ovoz.wait_for("recordings", written.position)
     assert ovoz.audios.set_progress(recording_id, 0.4)

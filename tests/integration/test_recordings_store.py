@@ -3,16 +3,15 @@ concurrency, search, history and erasure, through the use cases and the ASGI app
 
 from __future__ import annotations
 
-import asyncio
 import io
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 from uuid import UUID
 
-import httpx
 import pytest
 from eventsourcing.application import AggregateNotFoundError
 from starlette.applications import Starlette
@@ -33,13 +32,23 @@ from infrastructure.bootstrap import Ovoz, services_of
 from projections.audios import AudioFilter
 from tests.conftest import AUDIO_DIR
 from tests.integration.conftest import MakeOvoz
+from tests.integration.documents import AUDIO_Q, DELETE_M, LIST_Q, UPDATE_M
+from tests.integration.helpers import (
+    ADMIN,
+    ALICE,
+    BOB,
+    USERS_ENV,
+    asgi,
+    edit,
+    gql,
+    not_found_message,
+    settle,
+    sign_in,
+    token_of,
+    upload,
+    wait_until,
+)
 
-ALICE, BOB, ADMIN = "+998901111111", "+998902222222", "+998903333333"
-CODES = {ALICE: "111111", BOB: "222222", ADMIN: "333333"}
-USERS_ENV = {
-    "OTP_TEST_NUMBERS": ",".join(f"{p}:{c}" for p, c in CODES.items()),
-    "ADMIN_PHONE_NUMBERS": ADMIN,
-}
 CLIP = AUDIO_DIR / "en_librispeech_1089-134686-0001.flac"  # 3.3 s, 58 kB
 
 _COLUMNS = (
@@ -61,39 +70,6 @@ def clip() -> bytes:
 @pytest.fixture
 def store(make_ovoz: MakeOvoz) -> Ovoz:
     return make_ovoz(**USERS_ENV)
-
-
-def sign_in(ovoz: Ovoz, phone: str, *, wait: bool = True) -> Principal:
-    """Sign in with the phone's test code (and, if projections run, wait until the
-    users view knows the user, as tokens are checked against it)."""
-    ovoz.identity.send_code(phone)
-    signed = ovoz.identity.verify_code(phone, CODES[phone])
-    if wait:
-        assert ovoz.wait_for("identity", signed.position)
-    return Principal(user_id=signed.user_id, role=signed.role, expires_at=time.time() + 3600)
-
-
-def upload(
-    ovoz: Ovoz,
-    who: Principal,
-    data: bytes,
-    filename: str = "clip.flac",
-    language: str | None = None,
-) -> Written:
-    return services_of(ovoz).intake.accept(who, io.BytesIO(data), filename, language)
-
-
-def edit(
-    ovoz: Ovoz, who: Principal, audio_id: UUID, text: str, expected: int | None = None
-) -> Written:
-    return ovoz.recordings.edit_transcript(who, audio_id, text, [], expected)
-
-
-def settle(ovoz: Ovoz, timeout: float = 20.0) -> int:
-    """Wait until the audios projection has processed the whole recordings log."""
-    head = ovoz.recordings.recorder.max_notification_id() or 0
-    assert ovoz.projections["audios"].wait(head, timeout), "audios projection did not catch up"
-    return head
 
 
 def table_rows(ovoz: Ovoz, *, with_search: bool = False) -> dict[UUID, dict[str, Any]]:
@@ -142,71 +118,6 @@ def log_rows(ovoz: Ovoz) -> dict[UUID, dict[str, Any]]:
     return expected
 
 
-def not_found_message(call: Callable[[], object]) -> str:
-    with pytest.raises(RecordingNotFoundError) as caught:
-        call()
-    return str(caught.value)
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
-
-
-def asgi(app: Starlette, method: str, path: str = "/graphql", **kwargs: Any) -> httpx.Response:
-    async def go() -> httpx.Response:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            return await client.request(method, path, **kwargs)
-
-    return asyncio.run(go())
-
-
-def gql(app: Starlette, token: str, query: str, **variables: Any) -> dict[str, Any]:
-    response = asgi(
-        app,
-        "POST",
-        json={"query": query, "variables": variables},
-        headers={"Authorization": f"Bearer {token}"},
-    )
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    assert "errors" not in body, body
-    data: dict[str, Any] = body["data"]
-    return data
-
-
-def token_of(ovoz: Ovoz, who: Principal) -> str:
-    return ovoz.tokens.issue(who.user_id, who.role).token
-
-
-AUDIO_Q = """query($id: ID!, $v: Int) {
-  audio(id: $id, atVersion: $v) { id version transcriptText }
-}"""
-LIST_Q = """query(
-  $search: String, $status: TranscriptionStatus, $skip: Int! = 0, $limit: Int! = 100
-) {
-  audios(search: $search, status: $status, skip: $skip, limit: $limit) {
-    total skip limit items { id ownerId version transcriptText }
-  }
-}"""
-UPDATE_M = """mutation($id: ID!, $text: String, $v: Int) {
-  updateAudio(id: $id, input: {transcriptText: $text, expectedVersion: $v}) {
-    __typename
-    ... on Audio { id version transcriptText }
-    ... on Error { code message }
-    ... on VersionConflict { expectedVersion currentVersion }
-  }
-}"""
-DELETE_M = """mutation($id: ID!) {
-  deleteAudio(id: $id) { __typename ... on DeletedAudio { id } ... on Error { code message } }
-}"""
-
-
 def _masked(value: Any, audio_id: str) -> Any:
     """A response with the asked-for id replaced, to compare answers for different ids."""
     if isinstance(value, dict):
@@ -251,7 +162,7 @@ def test_a_projection_stopped_half_way_resumes_with_no_row_missed_or_doubled(
         original(domain_event, tracking)
         processed += 1
 
-    runner.projection.process_event = pausing  # type: ignore[method-assign]
+    runner.projection.process_event = pausing
     runner.start()
     assert reached.wait(10), "the projection did not start"
     stopper = threading.Thread(target=runner.stop)
@@ -363,12 +274,12 @@ def test_two_users_never_see_each_others_recordings_in_any_operation(
 
     for audio_id in (theirs, missing):
         calls: list[Callable[[], object]] = [
-            lambda i=audio_id: recordings.get(alice, i),
-            lambda i=audio_id: recordings.get(alice, i, 1),
-            lambda i=audio_id: recordings.get(alice, i, 2),
-            lambda i=audio_id: edit(store, alice, i, "hijacked"),
-            lambda i=audio_id: edit(store, alice, i, "hijacked", expected=1),  # no conflict
-            lambda i=audio_id: recordings.delete(alice, i),
+            partial(recordings.get, alice, audio_id),
+            partial(recordings.get, alice, audio_id, 1),
+            partial(recordings.get, alice, audio_id, 2),
+            partial(edit, store, alice, audio_id, "hijacked"),
+            partial(edit, store, alice, audio_id, "hijacked", expected=1),  # no conflict
+            partial(recordings.delete, alice, audio_id),
         ]
         for call in calls:
             assert not_found_message(call) == str(audio_id)
@@ -390,26 +301,26 @@ def test_two_users_never_see_each_others_recordings_in_any_operation(
     app = create_app(services_of(store), production=False)
     token = token_of(store, alice)
     answers = []
-    for audio_id in (str(theirs), str(missing)):
+    for asked in (str(theirs), str(missing)):
         answer = [
-            gql(app, token, AUDIO_Q, id=audio_id),
-            gql(app, token, AUDIO_Q, id=audio_id, v=1),
-            gql(app, token, UPDATE_M, id=audio_id, text="hijacked"),
-            gql(app, token, UPDATE_M, id=audio_id, text="hijacked", v=2),
-            gql(app, token, DELETE_M, id=audio_id),
+            gql(app, token, AUDIO_Q, id=asked),
+            gql(app, token, AUDIO_Q, id=asked, v=1),
+            gql(app, token, UPDATE_M, id=asked, text="hijacked"),
+            gql(app, token, UPDATE_M, id=asked, text="hijacked", v=2),
+            gql(app, token, DELETE_M, id=asked),
         ]
         download = asgi(
-            app, "GET", f"/audio/{audio_id}/file", headers={"Authorization": f"Bearer {token}"}
+            app, "GET", f"/audio/{asked}/file", headers={"Authorization": f"Bearer {token}"}
         )
         ranged = asgi(
             app,
             "GET",
-            f"/audio/{audio_id}/file",
+            f"/audio/{asked}/file",
             headers={"Authorization": f"Bearer {token}", "Range": "bytes=0-9"},
         )
         answer.append({"status": download.status_code, "body": download.text})
         answer.append({"status": ranged.status_code, "body": ranged.text})
-        answers.append(_masked(answer, audio_id))
+        answers.append(_masked(answer, asked))
     assert answers[0] == answers[1]
     assert answers[0][0] == {"audio": None}
     assert answers[0][2]["updateAudio"]["__typename"] == "NotFound"
@@ -735,9 +646,7 @@ def test_audio_at_version_rebuilds_older_versions_from_the_log(store: Ovoz, clip
 
     store.recordings.delete(alice, audio_id)
     for v in (1, 2, 3, 4):
-        assert not_found_message(lambda v=v: store.recordings.get(alice, audio_id, v)) == str(
-            audio_id
-        )
+        assert not_found_message(partial(store.recordings.get, alice, audio_id, v)) == str(audio_id)
     assert gql(app, token, AUDIO_Q, id=str(audio_id), v=1)["audio"] is None
 
 
@@ -795,7 +704,7 @@ def test_deleting_removes_the_blob_the_rows_and_the_key(store: Ovoz, clip: bytes
 @pytest.fixture
 def failing_blob_deletes(
     monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[Callable[[Ovoz, int], list[str]]]:
+) -> Callable[[Ovoz, int], list[str]]:
     """Make the next ``n`` blob deletions of an ovoz raise, as a full or failing disk would."""
 
     def arm(ovoz: Ovoz, n: int) -> list[str]:

@@ -19,7 +19,7 @@ from starlette.applications import Starlette
 from graphql_api.app import create_app
 from infrastructure.bootstrap import Ovoz, services_of
 from tests.integration.conftest import MakeOvoz
-from tests.integration.test_recordings_store import ALICE, USERS_ENV, asgi, sign_in, token_of
+from tests.integration.helpers import ALICE, USERS_ENV, asgi, sign_in, token_of
 
 # hypothesis-graphql draws with `random` inside its strategies; that is its business.
 pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")

@@ -20,8 +20,10 @@ from domain.access import Principal
 from domain.quota import QuotaExceededError, QuotaKind
 from graphql_api.app import create_app
 from infrastructure.bootstrap import Ovoz, services_of
+from infrastructure.intake import AudioIntake
 from tests.integration.conftest import MakeOvoz
-from tests.integration.test_recordings_store import (
+from tests.integration.documents import UPLOAD_M
+from tests.integration.helpers import (
     ADMIN,
     ALICE,
     BOB,
@@ -32,15 +34,6 @@ from tests.integration.test_recordings_store import (
     token_of,
 )
 
-UPLOAD_M = """mutation($file: Upload!) {
-  uploadAudio(file: $file) {
-    __typename
-    ... on Audio { id durationSeconds sizeBytes status }
-    ... on Error { code message }
-    ... on InvalidAudio { reason }
-    ... on QuotaExceeded { quota limit used requested }
-  }
-}"""
 QUOTA_ENV = {
     **USERS_ENV,
     "MAX_AUDIO_SECONDS": "10",
@@ -299,7 +292,9 @@ def test_concurrent_uploads_cannot_pass_the_quota_together(limited: Ovoz) -> Non
     """Sixteen 4-s uploads admitted at once against 10 s: two get in. The admissions are
     started together (the probing before them would otherwise spread them out)."""
     alice = sign_in(limited, ALICE)
-    claims = services_of(limited).intake.claims
+    intake = services_of(limited).intake
+    assert isinstance(intake, AudioIntake)
+    claims = intake.claims
     start = threading.Barrier(16)
     admitted: list[UUID] = []
 

@@ -55,7 +55,7 @@ def parse_cues(body: str, separator: str) -> list[tuple[float, float, str]]:
 def check(cues: list[tuple[float, float, str]]) -> None:
     assert [c[2] for c in cues] == [
         "And so my fellow Americans,",
-        " ".join(SEGMENTS[1]["text"].split()),
+        " ".join(str(SEGMENTS[1]["text"]).split()),
         "Corrected text",
     ]
     previous = 0.0

@@ -11,10 +11,10 @@ from domain.recordings import (
     Recording,
     RecordingNotFoundError,
     SegmentEdit,
-    TranscriptFacts,
     TranscriptionStateError,
     TranscriptionStatus,
 )
+from tests.factories import transcript_facts
 
 
 def recording() -> Recording:
@@ -31,16 +31,7 @@ def recording() -> Recording:
     )
 
 
-FACTS = TranscriptFacts(
-    text="hello",
-    segments=[{"id": 0, "start": 0.0, "end": 1.0, "text": "hello", "words": []}],
-    language="en",
-    language_probability=0.9,
-    language_uncertain=False,
-    duration=1.0,
-    model_name="tiny.en",
-    processing_seconds=0.1,
-)
+FACTS = transcript_facts("hello")
 
 
 def test_a_stalled_worker_cannot_take_back_a_newer_attempt() -> None:
@@ -77,7 +68,8 @@ def test_a_retryable_failure_requeues_and_a_final_one_fails() -> None:
     assert r.status is TranscriptionStatus.QUEUED
     r.start_transcription("w", 2)
     r.fail_transcription(2, "NO_SPEECH", retryable=False)
-    assert r.status is TranscriptionStatus.FAILED
+    # mypy keeps r.status narrowed to QUEUED across the call that changed it.
+    assert r.status is TranscriptionStatus.FAILED  # type: ignore[comparison-overlap]
     assert r.error == "NO_SPEECH"
 
 
