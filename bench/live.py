@@ -29,6 +29,7 @@ import sys
 import threading
 import time
 import uuid
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ from bench.servers import ServerProcess
 from domain.recordings import Recording, TranscriptFacts
 from infrastructure.bootstrap import Ovoz, bootstrap
 from infrastructure.config import Settings
+from tests.factories import talk_facts, talk_transcript
 
 SUBSCRIBERS = 100
 RATE = 50  # status changes per second
@@ -51,30 +53,17 @@ _QUERY = "subscription($id: ID!) { audioStatus(id: $id) { status progress versio
 
 
 def _facts(n: int) -> dict[str, Any]:
-    return {
-        "filename": f"talk-{n}.flac",
-        "content_type": "audio/flac",
-        "size_bytes": 100_000 + n,
-        "sha256": f"{n:064x}",
-        "blob_key": uuid.uuid4().hex,
-        "duration_seconds": 30.0,
-        "language": "en",
-    }
+    return asdict(talk_facts(n, size_bytes=100_000 + n, duration_seconds=30.0))
 
 
 def _transcript(n: int) -> TranscriptFacts:
-    segments = [
-        {"id": i, "start": 3.0 * i, "end": 3.0 * i + 2.5, "text": f"segment {i} of talk {n}"}
-        for i in range(4)
-    ]
-    return TranscriptFacts(
-        text=" ".join(s["text"] for s in segments),
-        segments=segments,
-        language="en",
+    return talk_transcript(
+        n,
+        segments=4,
+        every=3.0,
+        length=2.5,
         language_probability=0.97,
-        language_uncertain=False,
         duration=30.0,
-        model_name="tiny.en",
         processing_seconds=2.0,
     )
 

@@ -33,15 +33,17 @@ def transcript_facts(
     return replace(facts, **fields)
 
 
-def talk_transcript(n: int, segments: int = 3, **fields: Any) -> TranscriptFacts:
-    """The transcript of talk ``n``: ``segment i of talk n``, two seconds apart."""
+def talk_transcript(
+    n: int, segments: int = 3, every: float = 2.0, length: float = 1.5, **fields: Any
+) -> TranscriptFacts:
+    """The transcript of talk ``n``: ``segment i of talk n``, ``every`` seconds apart."""
     texts = (f"segment {i} of talk {n}" for i in range(segments))
     defaults: dict[str, Any] = {
         "language_probability": 0.98,
         "duration": 10.0,
         "processing_seconds": 1.0,
     }
-    return transcript_facts(*texts, every=2.0, length=1.5, **{**defaults, **fields})
+    return transcript_facts(*texts, every=every, length=length, **{**defaults, **fields})
 
 
 def talk_facts(n: int, **fields: Any) -> AudioFacts:
