@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import io
 from typing import Any
 
-import httpx
 import pytest
 from starlette.applications import Starlette
 
@@ -16,12 +13,8 @@ from graphql_api.app import create_app
 from infrastructure.bootstrap import Ovoz, services_of
 from tests.conftest import AUDIO_DIR
 from tests.integration.conftest import MakeOvoz
+from tests.integration.helpers import ADMIN, ALICE, BOB, USERS_ENV, asgi, sign_in, token_of, upload
 
-ALICE, BOB, ADMIN = "+998901234567", "+998911112233", "+998933334455"
-ENV = {
-    "OTP_TEST_NUMBERS": f"{ALICE}:111111,{BOB}:222222,{ADMIN}:333333",
-    "ADMIN_PHONE_NUMBERS": ADMIN,
-}
 LIST = "{ audios(limit: 10) { total items { id transcriptText version } } }"
 
 pytestmark = pytest.mark.skipif(
@@ -31,7 +24,7 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture
 def ovoz(make_ovoz: MakeOvoz) -> Ovoz:
-    return make_ovoz(**ENV)
+    return make_ovoz(**USERS_ENV)
 
 
 @pytest.fixture
@@ -39,34 +32,27 @@ def app(ovoz: Ovoz) -> Starlette:
     return create_app(services_of(ovoz), production=False)
 
 
-def sign_in(ovoz: Ovoz, phone: str, code: str) -> tuple[Principal, str]:
-    ovoz.identity.send_code(phone)
-    signed_in = ovoz.identity.verify_code(phone, code)
-    assert ovoz.wait_for("identity", signed_in.position)
-    principal = Principal(signed_in.user_id, signed_in.role, 0)
-    return principal, ovoz.tokens.issue(signed_in.user_id, signed_in.role).token
+def signed_in(ovoz: Ovoz, phone: str) -> tuple[Principal, str]:
+    principal = sign_in(ovoz, phone)
+    return principal, token_of(ovoz, principal)
 
 
-def upload(ovoz: Ovoz, owner: Principal) -> str:
+def uploaded(ovoz: Ovoz, owner: Principal) -> str:
     data = (AUDIO_DIR / "en_deepspeech_LDC93S1.wav").read_bytes()
-    written = services_of(ovoz).intake.accept(owner, io.BytesIO(data), "a.wav", "en")
+    written = upload(ovoz, owner, data, "a.wav", "en")
     assert ovoz.wait_for("recordings", written.position)
     return str(written.recording.id)
 
 
 def query(app: Starlette, token: str, document: str, variables: Any = None) -> Any:
-    async def go() -> Any:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            r = await client.post(
-                "/graphql",
-                json={"query": document, "variables": variables},
-                headers={"Authorization": f"Bearer {token}"},
-            )
-            assert r.status_code == 200
-            return r.json()
-
-    return asyncio.run(go())
+    r = asgi(
+        app,
+        "POST",
+        json={"query": document, "variables": variables},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert r.status_code == 200
+    return r.json()
 
 
 def stats(app: Starlette) -> tuple[int, int]:
@@ -75,8 +61,8 @@ def stats(app: Starlette) -> tuple[int, int]:
 
 
 def test_a_repeated_read_is_served_from_the_cache(ovoz: Ovoz, app: Starlette) -> None:
-    alice, token = sign_in(ovoz, ALICE, "111111")
-    upload(ovoz, alice)
+    alice, token = signed_in(ovoz, ALICE)
+    uploaded(ovoz, alice)
     first = query(app, token, LIST)
     hits, _ = stats(app)
     second = query(app, token, LIST)
@@ -85,8 +71,8 @@ def test_a_repeated_read_is_served_from_the_cache(ovoz: Ovoz, app: Starlette) ->
 
 
 def test_a_write_changes_what_the_next_read_sees(ovoz: Ovoz, app: Starlette) -> None:
-    alice, token = sign_in(ovoz, ALICE, "111111")
-    audio_id = upload(ovoz, alice)
+    alice, token = signed_in(ovoz, ALICE)
+    audio_id = uploaded(ovoz, alice)
     before = query(app, token, LIST)
     written = ovoz.recordings.edit_transcript(alice, _uuid(audio_id), "fresh words", [], None)
     assert ovoz.wait_for("recordings", written.position)
@@ -96,26 +82,26 @@ def test_a_write_changes_what_the_next_read_sees(ovoz: Ovoz, app: Starlette) -> 
 
 
 def test_callers_never_share_entries(ovoz: Ovoz, app: Starlette) -> None:
-    alice, alice_token = sign_in(ovoz, ALICE, "111111")
-    _, bob_token = sign_in(ovoz, BOB, "222222")
-    upload(ovoz, alice)
+    alice, alice_token = signed_in(ovoz, ALICE)
+    _, bob_token = signed_in(ovoz, BOB)
+    uploaded(ovoz, alice)
     assert query(app, alice_token, LIST)["data"]["audios"]["total"] == 1
     assert query(app, bob_token, LIST)["data"]["audios"]["total"] == 0
     assert query(app, bob_token, LIST)["data"]["audios"]["total"] == 0
 
 
 def test_an_admin_sees_every_users_change(ovoz: Ovoz, app: Starlette) -> None:
-    alice, _ = sign_in(ovoz, ALICE, "111111")
-    admin, admin_token = sign_in(ovoz, ADMIN, "333333")
+    alice, _ = signed_in(ovoz, ALICE)
+    admin, admin_token = signed_in(ovoz, ADMIN)
     assert admin.role is Role.ADMIN
-    upload(ovoz, alice)
+    uploaded(ovoz, alice)
     assert query(app, admin_token, LIST)["data"]["audios"]["total"] == 1
-    upload(ovoz, alice)
+    uploaded(ovoz, alice)
     assert query(app, admin_token, LIST)["data"]["audios"]["total"] == 2
 
 
 def test_other_fields_and_mutations_are_never_cached(ovoz: Ovoz, app: Starlette) -> None:
-    _, token = sign_in(ovoz, ALICE, "111111")
+    _, token = signed_in(ovoz, ALICE)
     query(app, token, "{ me { id } }")
     query(app, token, "{ me { id } audios { total } }")
     query(app, token, "{ me { id } audios { total } }")
@@ -129,8 +115,8 @@ def _uuid(value: str) -> Any:
 
 
 def test_progress_updates_are_never_served_stale(ovoz: Ovoz, app: Starlette) -> None:
-    alice, token = sign_in(ovoz, ALICE, "111111")
-    audio_id = upload(ovoz, alice)
+    alice, token = signed_in(ovoz, ALICE)
+    audio_id = uploaded(ovoz, alice)
     started = ovoz.recordings.start_transcription(_uuid(audio_id), "worker-1", 1)
     assert ovoz.wait_for("recordings", started.position)
     document = "{ audios { items { status progress } } }"

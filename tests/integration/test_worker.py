@@ -25,6 +25,7 @@ from infrastructure.bootstrap import Ovoz, services_of
 from infrastructure.transcription_errors import TranscriptionError
 from infrastructure.whisper import WhisperEngine
 from tests.conftest import AUDIO_DIR, speech_wav
+from tests.factories import transcript_facts
 from tests.integration.conftest import MakeOvoz
 
 PHONE = "+998901234567"
@@ -347,16 +348,7 @@ class PathNotingEngine:
 
     def transcribe(self, path: Path | str, *args: Any, **kwargs: Any) -> TranscriptFacts:
         self.read.append((Path(path), Path(path).read_bytes()))
-        return TranscriptFacts(
-            text="ask not",
-            segments=[{"id": 0, "start": 0.0, "end": 1.0, "text": "ask not", "words": []}],
-            language="en",
-            language_probability=0.9,
-            language_uncertain=False,
-            duration=1.0,
-            model_name="noting",
-            processing_seconds=0.1,
-        )
+        return transcript_facts("ask not", model_name="noting")
 
 
 def test_a_worker_reads_the_blob_under_the_key_its_upload_recorded(ovoz: Ovoz) -> None:
