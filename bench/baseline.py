@@ -22,8 +22,7 @@ from domain.phone import normalise_mobile, phone_subject_id
 from infrastructure.config import Settings
 from infrastructure.database import ConnectionParams
 from infrastructure.tokens import Tokens
-from projections.audios import _COLUMNS as AUDIO_COLUMNS
-from projections.audios import MAX_PAGE
+from projections.audios import AUDIO_COLUMNS, MAX_PAGE
 
 # The identity application's event table (eventsourcing names it after the application).
 _CHALLENGE_EVENTS = (
@@ -33,11 +32,11 @@ _CHALLENGE_EVENTS = (
 _USER_ROW = "SELECT id, role FROM users WHERE id = %s"
 # Exactly the statements of AudiosView.page for one owner's newest-first page.
 _AUDIO_PAGE = (
-    f"SELECT {AUDIO_COLUMNS} FROM audios WHERE owner_id = %s "
+    f"SELECT {AUDIO_COLUMNS.listed} FROM audios WHERE owner_id = %s "
     "ORDER BY created_at DESC, id DESC OFFSET %s LIMIT %s"
 )
 _AUDIO_COUNT = "SELECT count(*) AS n FROM audios WHERE owner_id = %s"
-_AUDIO_INDEX = {name.strip(): i for i, name in enumerate(AUDIO_COLUMNS.split(","))}
+_AUDIO_INDEX = {name: i for i, name in enumerate(AUDIO_COLUMNS.names)}
 # The edit twin: one row written in one transaction.
 EDITS_TABLE = (
     "CREATE TABLE IF NOT EXISTS bench_edits (id bigserial PRIMARY KEY, audio_id uuid NOT NULL,"

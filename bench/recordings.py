@@ -20,7 +20,9 @@ import psycopg
 
 from bench.entries import _graphql, _json
 from bench.load import Operation, OperationFailed
+from domain.recordings import TranscriptionStatus
 from infrastructure.database import ConnectionParams
+from projections.audios import AUDIO_COLUMNS, AudioRow
 
 SEED_ROWS = 10_000
 PAGE = 50
@@ -44,11 +46,6 @@ EDIT = (
     " { __typename ... on Audio { id version transcriptText } ... on Error { code } } }"
 )
 
-_COPY_COLUMNS = (
-    "id, owner_id, filename, content_type, size_bytes, sha256, duration_seconds, status, "
-    "progress, language, transcript_text, segments, error, version, created_at, updated_at, "
-    "language_probability, language_uncertain, model_name, blob_key"
-)
 _WORDS = [
     "and",
     "so",
@@ -94,6 +91,33 @@ def _segments(n: int) -> list[dict[str, Any]]:
     return segments
 
 
+def _seed_row(n: int, owner_id: uuid.UUID, started: datetime, rows: int) -> AudioRow:
+    segments = _segments(n)
+    at = started - timedelta(seconds=rows - n)
+    return AudioRow(
+        id=uuid.uuid4(),
+        owner_id=owner_id,
+        filename=f"recording-{n:05d}.wav",
+        content_type="audio/wav",
+        size_bytes=320_000 + n,
+        sha256=hashlib.sha256(str(n).encode()).hexdigest(),
+        blob_key=uuid.uuid4().hex,
+        duration_seconds=10.0 + n % 50,
+        status=TranscriptionStatus.COMPLETED,
+        progress=1.0,
+        language="en",
+        transcript_text=" ".join(s["text"] for s in segments),
+        segments=segments,
+        error=None,
+        version=3,
+        created_at=at,
+        updated_at=at,
+        language_probability=0.97,
+        language_uncertain=False,
+        model_name="base",
+    )
+
+
 def seed_audios(url: str, schema: str, owner_id: uuid.UUID, rows: int = SEED_ROWS) -> float:
     """COPY ``rows`` completed recordings of ``owner_id`` straight into the audios read
     model (not through events: this entry measures the read path). Returns seconds taken."""
@@ -101,19 +125,10 @@ def seed_audios(url: str, schema: str, owner_id: uuid.UUID, rows: int = SEED_ROW
     started = datetime.now(UTC)
     t0 = started.timestamp()
     with psycopg.connect(**params.psycopg_kwargs()) as conn:
-        with conn.cursor() as cur, cur.copy(f"COPY audios ({_COPY_COLUMNS}) FROM STDIN") as copy:
+        columns = AUDIO_COLUMNS.listed
+        with conn.cursor() as cur, cur.copy(f"COPY audios ({columns}) FROM STDIN") as copy:
             for n in range(rows):
-                segments = _segments(n)
-                at = started - timedelta(seconds=rows - n)
-                copy.write_row(
-                    (
-                        uuid.uuid4(), owner_id, f"recording-{n:05d}.wav", "audio/wav",
-                        320_000 + n, hashlib.sha256(str(n).encode()).hexdigest(), 10.0 + n % 50,
-                        "COMPLETED", 1.0, "en", " ".join(s["text"] for s in segments),
-                        json.dumps(segments), None, 3, at, at, 0.97, False, "base",
-                        uuid.uuid4().hex,
-                    )
-                )  # fmt: skip
+                copy.write_row(AUDIO_COLUMNS.values(_seed_row(n, owner_id, started, rows)))
         conn.execute("ANALYZE audios")
     return datetime.now(UTC).timestamp() - t0
 

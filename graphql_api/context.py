@@ -21,8 +21,8 @@ from domain.identity import Role
 from domain.recordings_app import Recordings, Written
 from domain.signin import Identity
 from graphql_api.identity.pacing import SignInPacing
-from projections.audios import AudiosView
-from projections.users import UsersView
+from projections.audios import AudioReads
+from projections.users import UserReads
 
 
 class IssuedToken(Protocol):
@@ -64,8 +64,8 @@ class Services:
     identity: Identity
     recordings: Recordings
     intake: UploadIntake
-    users: UsersView
-    audios: AudiosView
+    users: UserReads
+    audios: AudioReads
     tokens: TokenService
     blob_path: Callable[[str], Path]
     accounts: AccountErasure

@@ -42,10 +42,13 @@ from infrastructure.projection_runner import LogSource, SupervisedProjection
 from infrastructure.quota import UploadClaims, create_claims_table
 from infrastructure.sms import ConsoleSms, EskizSms
 from infrastructure.tokens import Tokens
+from infrastructure.views.audios import AudiosView
+from infrastructure.views.jobs import JobsView
+from infrastructure.views.users import UsersView
 from infrastructure.worker import Engine, TranscriptionWorker
-from projections.audios import AudiosProjection, AudiosView
-from projections.jobs import JobsProjection, JobsView
-from projections.users import UsersProjection, UsersView
+from projections.audios import AudiosProjection
+from projections.jobs import JobsProjection
+from projections.users import UsersProjection
 
 log = logging.getLogger("ovoz")
 

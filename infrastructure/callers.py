@@ -18,7 +18,7 @@ from uuid import UUID
 
 from domain.access import Principal
 from domain.identity import Role
-from projections.users import UsersView
+from projections.users import UserReads
 
 _REMEMBER_SECONDS = 5.0
 _MAX_REMEMBERED = 100_000
@@ -29,7 +29,7 @@ class Callers:
 
     def __init__(
         self,
-        users: UsersView,
+        users: UserReads,
         admin_phones: Collection[str],
         remember_seconds: float = _REMEMBER_SECONDS,
     ) -> None:

@@ -17,7 +17,7 @@ import psycopg
 from eventsourcing.postgres import PostgresDatastore
 
 from domain.quota import QuotaUsage, UploadQuota
-from projections.audios import AudiosView
+from projections.audios import AudioReads
 
 log = logging.getLogger("ovoz.quota")
 
@@ -51,7 +51,7 @@ class UploadClaims:
     def __init__(
         self,
         datastore: PostgresDatastore,
-        audios: AudiosView,
+        audios: AudioReads,
         log_name: str,
         quota: UploadQuota,
     ) -> None:

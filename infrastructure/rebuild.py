@@ -29,9 +29,12 @@ from psycopg import sql
 from infrastructure.bootstrap import Ovoz
 from infrastructure.database import ConnectionParams, SchemaDatastore
 from infrastructure.projection_runner import LogSource
-from projections.audios import AudiosInMemory, AudiosProjection, AudiosView
-from projections.jobs import JOBS_CHANNEL, JobsInMemory, JobsProjection, JobsView
-from projections.users import UsersInMemory, UsersProjection, UsersView
+from infrastructure.views.audios import AudiosView
+from infrastructure.views.jobs import JobsView
+from infrastructure.views.users import UsersView
+from projections.audios import AudiosInMemory, AudiosProjection
+from projections.jobs import JOBS_CHANNEL, JobsInMemory, JobsProjection
+from projections.users import UsersInMemory, UsersProjection
 
 log = logging.getLogger("ovoz.rebuild")
 
@@ -136,7 +139,7 @@ def rebuild(ovoz: Ovoz, name: str, progress: Progress | None = None) -> RebuildR
         events = _replay(
             source, spec.projection(memory), datastore, progress=progress, started=started
         )
-        memory.copy_into(view, source.name)
+        view.copy_from(memory, source.name)
         view.announce = True  # the catch-up's events happen now: subscribers must hear
         projection = spec.projection(view)
         events += _swap(

@@ -29,8 +29,8 @@ from domain.recordings import (
 from domain.recordings_app import Recordings
 from infrastructure.database import ConnectionParams
 from infrastructure.transcription_errors import TranscriptionCancelled, TranscriptionError
-from projections.audios import AudiosView
-from projections.jobs import JOBS_CHANNEL, ClaimedJob, JobsView
+from projections.audios import AudioProgress
+from projections.jobs import JOBS_CHANNEL, ClaimedJob, JobQueue
 
 log = logging.getLogger("ovoz.worker")
 
@@ -56,8 +56,8 @@ class TranscriptionWorker:
         self,
         *,
         recordings: Recordings,
-        jobs: JobsView,
-        audios: AudiosView,
+        jobs: JobQueue,
+        audios: AudioProgress,
         blob_path: Callable[[str], Path],
         engine: Callable[[], Engine],
         params: ConnectionParams,

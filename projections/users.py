@@ -1,20 +1,23 @@
-"""The users read model: who is signed up, with which phone and role."""
+"""The users read model: who is signed up, with which phone and role.
+
+Here: the row type, the ports, the projection and the in-memory view a rebuild replays
+into. The PostgreSQL view is ``infrastructure.views.users.UsersView``.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import singledispatchmethod
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from eventsourcing.persistence import Tracking
-from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
-from eventsourcing.projection import Projection
-from psycopg.sql import SQL
 
 from domain.erasure import ErasedEvent
 from domain.identity import Role, User
+from projections.columns import Columns, enum_value
+from projections.projection import InMemoryTracking, TrackedWrites, ViewProjection
 
 
 @dataclass(frozen=True)
@@ -26,67 +29,27 @@ class UserRow:
     updated_at: datetime
 
 
-class UsersView(PostgresTrackingRecorder):
-    """The ``users`` table, written in the same transaction as its tracking record."""
+USER_COLUMNS = Columns(UserRow, {"role": enum_value(Role)})
 
-    table = "users"
-    tables = ("users", "users_tracking")  # every table it creates
 
-    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
-        super().__init__(datastore, tracking_table_name=f"{self.table}_tracking", **kwargs)
-        self.sql_create_statements.append(
-            SQL(
-                "CREATE TABLE IF NOT EXISTS users ("
-                "id uuid PRIMARY KEY, phone text NOT NULL, role text NOT NULL, "
-                "created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL)"
-            ).format()
-        )
+class UserWrites(TrackedWrites, Protocol):
+    """What the users projection writes through: each write records its tracking."""
 
     def register(self, row: UserRow, tracking: Tracking) -> None:
-        with self.datastore.transaction(commit=True) as curs:
-            curs.execute(
-                f"INSERT INTO {self.table} (id, phone, role, created_at, updated_at) "  # noqa: S608
-                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
-                (row.id, row.phone, row.role.value, row.created_at, row.updated_at),
-            )
-            self._insert_tracking(curs, tracking)
+        """Add the row (a replayed registration whose row exists changes nothing)."""
 
-    def change_role(self, user_id: UUID, role: Role, at: datetime, tracking: Tracking) -> None:
-        with self.datastore.transaction(commit=True) as curs:
-            curs.execute(
-                f"UPDATE {self.table} SET role = %s, updated_at = %s WHERE id = %s",  # noqa: S608
-                (role.value, at, user_id),
-            )
-            self._insert_tracking(curs, tracking)
+    def change_role(self, user_id: UUID, role: Role, at: datetime, tracking: Tracking) -> None: ...
 
-    def remove(self, user_id: UUID, tracking: Tracking) -> None:
-        with self.datastore.transaction(commit=True) as curs:
-            curs.execute(f"DELETE FROM {self.table} WHERE id = %s", (user_id,))  # noqa: S608
-            self._insert_tracking(curs, tracking)
-
-    def skip(self, tracking: Tracking) -> None:
-        self.insert_tracking(tracking)
-
-    def get(self, user_id: UUID) -> UserRow | None:
-        with self.datastore.transaction(commit=False) as curs:
-            curs.execute(
-                f"SELECT id, phone, role, created_at, updated_at FROM {self.table} "  # noqa: S608
-                "WHERE id = %s",
-                (user_id,),
-            )
-            row = curs.fetchone()
-        if row is None:
-            return None
-        return UserRow(
-            id=row["id"],
-            phone=row["phone"],
-            role=Role(row["role"]),
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
-        )
+    def remove(self, user_id: UUID, tracking: Tracking) -> None: ...
 
 
-class UsersProjection(Projection[UsersView]):
+class UserReads(Protocol):
+    """What the API reads from the users view."""
+
+    def get(self, user_id: UUID) -> UserRow | None: ...
+
+
+class UsersProjection(ViewProjection[UserWrites]):
     """Builds ``users`` from the identity log."""
 
     # No topic filter: every event of the log advances this view's tracking position, so
@@ -123,15 +86,12 @@ class UsersProjection(Projection[UsersView]):
         self.view.remove(domain_event.originator_id, tracking)
 
 
-class UsersInMemory:
+class UsersInMemory(InMemoryTracking):
     """The users view's writes applied to a dict, for fast replays (see AudiosInMemory)."""
 
     def __init__(self) -> None:
         self.rows: dict[UUID, UserRow] = {}
-        self.position = 0
-
-    def max_tracking_id(self, application_name: str) -> int | None:
-        return self.position or None
+        super().__init__()
 
     def register(self, row: UserRow, tracking: Tracking) -> None:
         self.rows.setdefault(row.id, row)
@@ -146,16 +106,3 @@ class UsersInMemory:
     def remove(self, user_id: UUID, tracking: Tracking) -> None:
         self.rows.pop(user_id, None)
         self.skip(tracking)
-
-    def skip(self, tracking: Tracking) -> None:
-        self.position = max(self.position, tracking.notification_id)
-
-    def copy_into(self, view: UsersView, application_name: str) -> None:
-        with view.datastore.transaction(commit=True) as curs:
-            with curs.copy(
-                "COPY users (id, phone, role, created_at, updated_at) FROM STDIN"
-            ) as copy:
-                for r in self.rows.values():
-                    copy.write_row((r.id, r.phone, r.role.value, r.created_at, r.updated_at))
-            if self.position:
-                view._insert_tracking(curs, Tracking(application_name, self.position))

@@ -30,9 +30,12 @@ from domain.recordings_app import Written
 from infrastructure.bootstrap import Ovoz
 from infrastructure.projection_runner import LogSource
 from infrastructure.rebuild import SPECS, rebuild
-from projections.audios import AudioFilter, AudiosProjection, AudiosView
-from projections.jobs import ClaimedJob, JobsProjection, JobsView
-from projections.users import UsersProjection, UsersView
+from infrastructure.views.audios import AudiosView
+from infrastructure.views.jobs import JobsView
+from infrastructure.views.users import UsersView
+from projections.audios import AudioFilter, AudiosProjection
+from projections.jobs import ClaimedJob, JobsProjection
+from projections.users import UsersProjection
 from tests.factories import talk_facts, talk_transcript
 from tests.integration.conftest import MakeOvoz
 
