@@ -37,6 +37,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
 from tests.conftest import AUDIO_DIR, speech_wav
+from tests.e2e.api_client import graphql_data, post_upload, sign_in
 from tests.e2e.conftest import OvozServer, ovoz_command, server_env, stop_embedded_postgres
 
 pytestmark = pytest.mark.e2e
@@ -52,10 +53,6 @@ def _secret() -> str:
     return base64.urlsafe_b64encode(secrets.token_bytes(48)).decode()
 
 
-SEND_OTP = """mutation($p: String!) { sendOtp(phoneNumber: $p) { __typename } }"""
-VERIFY_OTP = """mutation($p: String!, $c: String!) {
-  verifyOtp(phoneNumber: $p, otpCode: $c) { __typename ... on Token { accessToken userId } }
-}"""
 UPLOAD = """mutation($file: Upload!, $language: String) {
   uploadAudio(file: $file, language: $language) {
     __typename ... on Audio { id status version } ... on Error { code message }
@@ -98,32 +95,13 @@ class Live:
         return f"ws://127.0.0.1:{self.server.port}/graphql"
 
     def gql(self, query: str, token: str | None = None, **variables: Any) -> dict[str, Any]:
-        response = self.server.graphql(query, variables, token=token)
-        assert response.status_code == 200, response.text
-        body: dict[str, Any] = response.json()
-        assert "errors" not in body, body
-        data: dict[str, Any] = body["data"]
-        return data
+        return graphql_data(self.server, query, token, **variables)
 
     def sign_in(self, phone: str) -> None:
-        assert self.gql(SEND_OTP, p=phone)["sendOtp"]["__typename"] == "OtpSent"
-        token = self.gql(VERIFY_OTP, p=phone, c=CODES[phone])["verifyOtp"]
-        assert token["__typename"] == "Token", token
-        self.tokens[phone] = token["accessToken"]
-        self.user_ids[phone] = token["userId"]
+        self.tokens[phone], self.user_ids[phone] = sign_in(self.server, phone, CODES[phone])
 
     def upload(self, token: str, content: bytes, filename: str) -> str:
-        operations = {"query": UPLOAD, "variables": {"file": None, "language": "en"}}
-        response = httpx.post(
-            f"{self.server.url}/graphql",
-            data={
-                "operations": json.dumps(operations),
-                "map": json.dumps({"0": ["variables.file"]}),
-            },
-            files={"0": (filename, content, "application/octet-stream")},
-            headers={"Apollo-Require-Preflight": "true", "Authorization": f"Bearer {token}"},
-            timeout=60.0,
-        )
+        response = post_upload(self.server, UPLOAD, token, content, filename, language="en")
         assert response.status_code == 200, response.text
         result = response.json()["data"]["uploadAudio"]
         assert result["__typename"] == "Audio", result

@@ -31,6 +31,7 @@ import pytest
 from psycopg import sql
 
 from tests.conftest import AUDIO_DIR
+from tests.e2e.api_client import graphql_data, post_upload, sign_in
 from tests.e2e.conftest import OvozServer, server_env, stop_embedded_postgres
 
 pytestmark = pytest.mark.e2e
@@ -43,12 +44,6 @@ CODES = {ALICE: "111111", BOB: "222222", ADMIN: "333333"}
 JFK = AUDIO_DIR / "jfk.flac"
 UZ_WAV = AUDIO_DIR / "uz_usc_1126542829_1_33727_1.wav"
 
-SEND_OTP = """mutation($p: String!) { sendOtp(phoneNumber: $p) { __typename } }"""
-VERIFY_OTP = """mutation($p: String!, $c: String!) {
-  verifyOtp(phoneNumber: $p, otpCode: $c) {
-    __typename ... on Token { accessToken userId role }
-  }
-}"""
 AUDIO_FIELDS = """id ownerId filename contentType sizeBytes sha256 durationSeconds status
   progress language transcriptText segments { id text } error version createdAt updatedAt"""
 UPLOAD = f"""mutation($file: Upload!, $language: String) {{
@@ -125,12 +120,7 @@ class Site:
         return int(row[0]), int(row[1])
 
     def gql(self, query: str, token: str | None = None, **variables: Any) -> dict[str, Any]:
-        response = self.server.graphql(query, variables, token=token)
-        assert response.status_code == 200, response.text
-        body: dict[str, Any] = response.json()
-        assert "errors" not in body, body
-        data: dict[str, Any] = body["data"]
-        return data
+        return graphql_data(self.server, query, token, **variables)
 
     def total(self, token: str) -> int:
         return int(self.gql(AUDIOS, token, limit=1)["audios"]["total"])
@@ -144,20 +134,8 @@ class Site:
         language: str | None = None,
         headers: dict[str, str] | None = None,
     ) -> httpx.Response:
-        """A GraphQL multipart request (operations, map, then the file)."""
-        operations = {"query": UPLOAD, "variables": {"file": None, "language": language}}
-        all_headers = {"Apollo-Require-Preflight": "true"} if headers is None else dict(headers)
-        if token is not None:
-            all_headers["Authorization"] = f"Bearer {token}"
-        return httpx.post(
-            f"{self.server.url}/graphql",
-            data={
-                "operations": json.dumps(operations),
-                "map": json.dumps({"0": ["variables.file"]}),
-            },
-            files={"0": (filename, content, "application/octet-stream")},
-            headers=all_headers,
-            timeout=60.0,
+        return post_upload(
+            self.server, UPLOAD, token, content, filename, language=language, headers=headers
         )
 
     def uploaded(self, token: str, content: bytes, filename: str, **kw: Any) -> dict[str, Any]:
@@ -185,11 +163,7 @@ class Site:
 
 
 def _sign_in(site: Site, phone: str) -> None:
-    assert site.gql(SEND_OTP, p=phone)["sendOtp"]["__typename"] == "OtpSent"
-    token = site.gql(VERIFY_OTP, p=phone, c=CODES[phone])["verifyOtp"]
-    assert token["__typename"] == "Token", token
-    site.tokens[phone] = token["accessToken"]
-    site.user_ids[phone] = token["userId"]
+    site.tokens[phone], site.user_ids[phone] = sign_in(site.server, phone, CODES[phone])
 
 
 @pytest.fixture(scope="module")
