@@ -51,7 +51,7 @@ class Columns(Generic[Row]):
     def __post_init__(self) -> None:
         unknown = set(self.conversions) - set(self.names)
         if unknown:
-            raise ValueError(f"conversions for fields {self.row_type.__name__} lacks: {unknown}")
+            raise ValueError(f"{self.row_type.__name__} has no fields {sorted(unknown)}")
 
     @property
     def names(self) -> tuple[str, ...]:
