@@ -287,7 +287,7 @@ def test_a_killed_worker_is_replaced_and_the_recording_completes_once(
     owner = sign_in(ovoz)
     recording_id = upload(ovoz, owner, speech_wav(tmp_path / "long.wav", 90))
     doomed = worker_process()
-    wait_until(lambda: status(ovoz, recording_id) == "PROCESSING", timeout=120)
+    wait_until(lambda: status(ovoz, recording_id) == "PROCESSING", timeout=300)
 
     doomed.send_signal(signal.SIGKILL)
     doomed.wait(10)
