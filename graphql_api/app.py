@@ -11,12 +11,10 @@ from typing import Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketState
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -28,7 +26,7 @@ from strawberry.types.unset import UNSET, UnsetType
 from domain.access import Principal
 from graphql_api import bounded_json
 from graphql_api.auth import authenticate
-from graphql_api.cache import ResponseCache, is_cacheable
+from graphql_api.cache import ResponseCache, serve_cached
 from graphql_api.context import Context, Services
 from graphql_api.files import audio_file_endpoint, transcript_endpoint
 from graphql_api.messages import negotiate_locale
@@ -65,35 +63,15 @@ class OvozGraphQL(GraphQL[Context, None]):
 
     async def _with_cache(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer recordings-only queries from the exact cache (see graphql_api.cache)."""
-        headers = Headers(scope=scope)
-        if not headers.get("content-type", "").startswith("application/json"):
-            await super().__call__(scope, receive, send)
-            return
-        body, receive = await _peek_body(receive)
-        request = _json_object(body)
-        query = request.get("query") if request else None
-        operation = request.get("operationName") if request else None
-        if not (
-            request
-            and isinstance(query, str)
-            and isinstance(operation, str | None)
-            and await is_cacheable(query, operation)
-        ):
-            await super().__call__(scope, receive, send)
-            return
-        principal = await self._principal(headers.get("authorization"))
-        if principal is None:
-            await super().__call__(scope, receive, send)
-            return
-        owner = None if principal.is_admin else principal.user_id
-        freshness = await run_in_threadpool(self.services.audios.freshness, owner)
-        locale = negotiate_locale(headers.get("accept-language"))
-        key = ResponseCache.key(request, f"{principal.user_id}:{principal.role}", locale, freshness)
-        cached = self.cache.get(key)
-        if cached is not None:
-            await Response(cached, media_type="application/json")(scope, receive, send)
-            return
-        await super().__call__(scope, receive, _storing(send, self.cache, key))
+        await serve_cached(
+            self.cache,
+            scope,
+            receive,
+            send,
+            view=super().__call__,
+            authenticate=self._principal,
+            freshness=self.services.audios.freshness,
+        )
 
     async def run(  # type: ignore[override]
         self,
@@ -165,57 +143,6 @@ class OvozGraphQL(GraphQL[Context, None]):
 
     async def _principal(self, authorization: str | None) -> Principal | None:
         return await authenticate(self.services, authorization)
-
-
-async def _peek_body(receive: Receive) -> tuple[bytes, Receive]:
-    """Read the request body, and a ``receive`` that hands it over again."""
-    chunks: list[bytes] = []
-    more = True
-    while more:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunks.append(message.get("body", b""))
-        more = message.get("more_body", False)
-    body = b"".join(chunks)
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return body, replay
-
-
-def _json_object(body: bytes) -> dict[str, Any] | None:
-    try:
-        value = bounded_json.loads(body)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
-
-
-def _storing(send: Send, cache: ResponseCache, key: str) -> Send:
-    """Pass a response through, keeping its body if it is a clean 200."""
-    status = 0
-    chunks: list[bytes] = []
-
-    async def storing_send(message: Message) -> None:
-        nonlocal status
-        if message["type"] == "http.response.start":
-            status = message["status"]
-        elif message["type"] == "http.response.body":
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False) and status == 200:
-                body = b"".join(chunks)
-                if b'"errors"' not in body:
-                    cache.put(key, body)
-        await send(message)
-
-    return storing_send
 
 
 def _close_expired(websocket: WebSocket) -> None:

@@ -13,12 +13,19 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from graphql import FieldNode, GraphQLError, OperationDefinitionNode, OperationType, parse
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from domain.access import Principal
+from graphql_api import bounded_json
 from graphql_api.documents import MAX_CACHED_DOCUMENT, BoundedLru
+from graphql_api.messages import negotiate_locale
 
 CACHEABLE_ROOT_FIELDS = frozenset({"audio", "audios", "__typename"})
 _MAX_ENTRIES = 2048
@@ -98,3 +105,98 @@ class ResponseCache:
         self._entries.move_to_end(key)
         while len(self._entries) > self._max_entries:
             self._entries.popitem(last=False)
+
+
+async def serve_cached(
+    cache: ResponseCache,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    *,
+    view: ASGIApp,
+    authenticate: Callable[[str | None], Awaitable[Principal | None]],
+    freshness: Callable[[Any], tuple[int, int]],
+) -> None:
+    """Answer a POST from the cache if it is a cacheable query whose answer is there;
+    otherwise let ``view`` answer it, keeping a clean answer for next time."""
+    headers = Headers(scope=scope)
+    if not headers.get("content-type", "").startswith("application/json"):
+        await view(scope, receive, send)
+        return
+    body, receive = await _peek_body(receive)
+    request = _json_object(body)
+    query = request.get("query") if request else None
+    operation = request.get("operationName") if request else None
+    if not (
+        request
+        and isinstance(query, str)
+        and isinstance(operation, str | None)
+        and not request.get("extensions")  # e.g. a persisted query: the view refuses it
+        and await is_cacheable(query, operation)
+    ):
+        await view(scope, receive, send)
+        return
+    principal = await authenticate(headers.get("authorization"))
+    if principal is None:
+        await view(scope, receive, send)
+        return
+    owner = None if principal.is_admin else principal.user_id
+    position = await run_in_threadpool(freshness, owner)
+    locale = negotiate_locale(headers.get("accept-language"))
+    key = ResponseCache.key(request, f"{principal.user_id}:{principal.role}", locale, position)
+    cached = cache.get(key)
+    if cached is not None:
+        await Response(cached, media_type="application/json")(scope, receive, send)
+        return
+    await view(scope, receive, _storing(send, cache, key))
+
+
+async def _peek_body(receive: Receive) -> tuple[bytes, Receive]:
+    """Read the request body, and a ``receive`` that hands it over again."""
+    chunks: list[bytes] = []
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        more = message.get("more_body", False)
+    body = b"".join(chunks)
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return body, replay
+
+
+def _json_object(body: bytes) -> dict[str, Any] | None:
+    try:
+        value = bounded_json.loads(body)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _storing(send: Send, cache: ResponseCache, key: str) -> Send:
+    """Pass a response through, keeping its body if it is a clean 200."""
+    status = 0
+    chunks: list[bytes] = []
+
+    async def storing_send(message: Message) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False) and status == 200:
+                body = b"".join(chunks)
+                if b'"errors"' not in body:
+                    cache.put(key, body)
+        await send(message)
+
+    return storing_send

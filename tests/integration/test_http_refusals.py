@@ -161,6 +161,20 @@ def test_a_persisted_query_hash_gets_the_answer_apollos_link_falls_back_on(
     assert fallback.json() == {"data": {"__typename": "Query"}}
 
 
+def test_a_persisted_query_is_refused_even_when_its_query_is_cached(
+    app: Starlette, sms: RecordingSms
+) -> None:
+    """The response cache answers recordings-only queries before the view sees them; a
+    request with a persisted-query extension must still reach the view's refusal."""
+    headers = {"Authorization": f"Bearer {sign_in(app, sms)}"}
+    query = "{ audios { total } }"
+    for _ in range(2):  # the second answer comes from the cache
+        plain = request(app, "POST", json={"query": query}, headers=headers)
+        assert plain.json() == {"data": {"audios": {"total": 0}}}
+    hashed = request(app, "POST", json={"query": query, "extensions": APQ}, headers=headers)
+    refusal(hashed, 200, "PERSISTED_QUERY_NOT_SUPPORTED")
+
+
 # -- multipart uploads: checked from their headers, before the body ------------------------
 
 
