@@ -33,6 +33,7 @@ from psycopg import sql
 from tests.conftest import AUDIO_DIR
 from tests.e2e.api_client import graphql_data, post_upload, sign_in
 from tests.e2e.conftest import OvozServer, server_env, stop_embedded_postgres
+from tests.integration.documents import UPDATE_M
 
 pytestmark = pytest.mark.e2e
 
@@ -59,14 +60,6 @@ AUDIO = f"""query($id: ID!, $v: Int) {{ audio(id: $id, atVersion: $v) {{ {AUDIO_
 AUDIOS = """query($search: String, $skip: Int! = 0, $limit: Int! = 100) {
   audios(search: $search, skip: $skip, limit: $limit) {
     total skip limit items { id filename version transcriptText }
-  }
-}"""
-UPDATE = """mutation($id: ID!, $text: String, $v: Int) {
-  updateAudio(id: $id, input: {transcriptText: $text, expectedVersion: $v}) {
-    __typename
-    ... on Audio { id version transcriptText }
-    ... on Error { code message }
-    ... on VersionConflict { expectedVersion currentVersion }
   }
 }"""
 DELETE = """mutation($id: ID!) {
@@ -319,14 +312,14 @@ def test_upload_list_read_edit_download_and_delete(site: Site) -> None:
 
     # Edit, with optimistic concurrency.
     text = "And so, my fellow Americans: ask not what your country can do for you."
-    edited = site.gql(UPDATE, alice, id=audio_id, text=text, v=version)["updateAudio"]
+    edited = site.gql(UPDATE_M, alice, id=audio_id, text=text, v=version)["updateAudio"]
     assert edited == {
         "__typename": "Audio",
         "id": audio_id,
         "version": version + 1,
         "transcriptText": text,
     }
-    stale = site.gql(UPDATE, alice, id=audio_id, text="stale", v=version)["updateAudio"]
+    stale = site.gql(UPDATE_M, alice, id=audio_id, text="stale", v=version)["updateAudio"]
     assert stale["__typename"] == "VersionConflict"
     assert (stale["code"], stale["expectedVersion"], stale["currentVersion"]) == (
         "VERSION_CONFLICT",
@@ -360,7 +353,8 @@ def test_upload_list_read_edit_download_and_delete(site: Site) -> None:
         assert site.gql(AUDIO, bob, id=other_id)["audio"] is None
         assert site.gql(AUDIO, bob, id=other_id, v=1)["audio"] is None
         assert (
-            site.gql(UPDATE, bob, id=other_id, text="x", v=2)["updateAudio"]["code"] == "NOT_FOUND"
+            site.gql(UPDATE_M, bob, id=other_id, text="x", v=2)["updateAudio"]["code"]
+            == "NOT_FOUND"
         )
         assert site.gql(DELETE, bob, id=other_id)["deleteAudio"]["code"] == "NOT_FOUND"
         assert site.download(other_id, bob).status_code == 404
@@ -377,7 +371,7 @@ def test_upload_list_read_edit_download_and_delete(site: Site) -> None:
     assert site.gql(AUDIO, alice, id=audio_id)["audio"] is None
     assert site.gql(AUDIO, alice, id=audio_id, v=1)["audio"] is None
     assert site.total(alice) == total_before
-    assert site.gql(UPDATE, alice, id=audio_id, text="x")["updateAudio"]["code"] == "NOT_FOUND"
+    assert site.gql(UPDATE_M, alice, id=audio_id, text="x")["updateAudio"]["code"] == "NOT_FOUND"
     assert not blob.exists()
     assert site.blobs() == blobs_before
     assert site.staging() == []
