@@ -93,6 +93,11 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "en": "Only the owner of this recording can edit it.",
         "ru": "Редактировать эту запись может только её владелец.",
     },
+    "INVALID_DOCUMENT": {
+        "uz": "So'rov sxemaga mos kelmaydi (ko'rsatilgan joyda).",
+        "en": "The document does not match the schema (at the locations given).",
+        "ru": "Документ не соответствует схеме (в указанных местах).",
+    },
     "BAD_USER_INPUT": {
         "uz": "{argument} qiymatini ishlatib bo'lmaydi: {detail}.",
         "en": "The value of {argument} cannot be used: {detail}.",

@@ -91,6 +91,45 @@ class MaskUnexpectedErrors(MaskErrors):
         )
 
 
+_INTROSPECTION_DISABLED = "GraphQL introspection has been disabled"  # DisableIntrospection's
+
+
+def _names_the_schema(error: GraphQLError) -> bool:
+    """graphql-core's own validation and coercion errors: no code of ours, no resolver
+    behind them, and a message that names types, fields and arguments."""
+    code = (error.extensions or {}).get("code")
+    return code is None and error.original_error is None
+
+
+class HideSchemaInErrors(MaskErrors):
+    """Production: a document that does not fit the schema is told so, and where, but
+    not what the schema has instead ("Argument 'verifyOtp(otpCode:)' of type 'String!'
+    is required", "Field 'me' of type 'User!' must have a selection" name what a client
+    probing the schema has not guessed yet)."""
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=_names_the_schema)
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        if error.message.startswith(_INTROSPECTION_DISABLED):  # names only what was sent
+            return GraphQLError(
+                error.message,
+                nodes=error.nodes,
+                source=error.source,
+                positions=error.positions,
+                extensions={"code": "INTROSPECTION_DISABLED"},
+            )
+        locale = getattr(self.execution_context.context, "locale", "uz")
+        return GraphQLError(
+            message("INVALID_DOCUMENT", locale),
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions={"code": "GRAPHQL_VALIDATION_FAILED"},
+        )
+
+
 class _ExecutionWithoutSuggestions(StrawberryGraphQLCoreExecutionContext):
     """Coerces variables (and directive arguments) without "Did you mean …" in errors."""
 
@@ -144,7 +183,7 @@ def build_schema(*, production: bool) -> strawberry.Schema:
         MaskUnexpectedErrors,
     ]
     if production:
-        extensions.append(DisableIntrospection)
+        extensions += [DisableIntrospection, HideSchemaInErrors]
     return OvozSchema(
         query=Query,
         mutation=Mutation,

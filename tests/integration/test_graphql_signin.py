@@ -439,6 +439,7 @@ def test_production_refuses_introspection(app: Starlette, prod_app: Starlette) -
     body = gql(prod_app, query)
     assert body.get("data") is None
     assert body["errors"]
+    assert {e["extensions"]["code"] for e in body["errors"]} == {"INTROSPECTION_DISABLED"}
 
 
 def test_production_gives_no_field_suggestions(app: Starlette, prod_app: Starlette) -> None:
@@ -448,6 +449,30 @@ def test_production_gives_no_field_suggestions(app: Starlette, prod_app: Starlet
     assert body["errors"]
     assert "Did you mean" not in json.dumps(body)
     assert "'me'" not in json.dumps(body)
+
+
+@pytest.mark.parametrize(
+    ("query", "secret"),
+    [
+        ('mutation { verifyOtp(phoneNumber: "+998901234567") { __typename } }', "otpCode"),
+        ("{ me }", "User"),
+        (
+            'mutation { sendOtp(phoneNumber: "1") { ... on Token { accessToken } } }',
+            "SendOtpResult",
+        ),
+        ("query($x: Tokn) { me { id } }", "Tokn"),
+        ('query { audios(status: "x") { total } }', "TranscriptionStatus"),
+    ],
+)
+def test_production_errors_say_where_a_document_is_wrong_not_what_the_schema_has(
+    app: Starlette, prod_app: Starlette, query: str, secret: str
+) -> None:
+    assert secret in json.dumps(gql(app, query))  # development explains
+    body = gql(prod_app, query)
+    assert body.get("data") is None
+    assert secret not in json.dumps(body)
+    assert {e["extensions"]["code"] for e in body["errors"]} == {"GRAPHQL_VALIDATION_FAILED"}
+    assert all(e["locations"] for e in body["errors"])
 
 
 def test_graphiql_only_in_development(app: Starlette, prod_app: Starlette) -> None:
