@@ -33,6 +33,10 @@ class StagedBlob:
     sha256: str
 
 
+_PRIVATE_DIR = 0o700
+_PRIVATE_FILE = 0o600
+
+
 class FileBlobStore(BlobStore):
     """Blobs under ``root/ab/cd/<key>``. Writes go to a staging file first, are fsynced,
     and appear under their key only by an atomic rename, so a crash never leaves half a
@@ -43,7 +47,8 @@ class FileBlobStore(BlobStore):
         self.staging = root / ".staging"
 
     def prepare(self) -> None:
-        self.staging.mkdir(parents=True, exist_ok=True)
+        self.staging.mkdir(mode=_PRIVATE_DIR, parents=True, exist_ok=True)
+        self.root.chmod(_PRIVATE_DIR)  # audio is personal data: the service's user only
         cutoff = time.time() - _STALE_STAGING_SECONDS
         for leftover in self.staging.iterdir():  # from a crash in the middle of an upload
             if leftover.stat().st_mtime < cutoff:
@@ -51,12 +56,13 @@ class FileBlobStore(BlobStore):
 
     def stage(self, source: BinaryIO, max_bytes: int) -> StagedBlob:
         """Copy ``source`` to a staging file, hashing as it goes; refuse past ``max_bytes``."""
-        self.staging.mkdir(parents=True, exist_ok=True)
+        self.staging.mkdir(mode=_PRIVATE_DIR, parents=True, exist_ok=True)
         path = self.staging / uuid.uuid4().hex
         digest = hashlib.sha256()
         size = 0
         try:
-            with open(path, "wb") as out:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _PRIVATE_FILE)
+            with open(fd, "wb") as out:
                 while chunk := source.read(_CHUNK):
                     size += len(chunk)
                     if size > max_bytes:
@@ -72,7 +78,7 @@ class FileBlobStore(BlobStore):
 
     def commit(self, staged: StagedBlob, key: str) -> None:
         target = self.path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        target.parent.mkdir(mode=_PRIVATE_DIR, parents=True, exist_ok=True)
         os.replace(staged.path, target)
         _fsync_dir(target.parent)
 

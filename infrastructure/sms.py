@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
 import string
 import threading
 import time
@@ -56,7 +57,10 @@ class ConsoleSms(SmsSender):
     def _append(self, line: str) -> None:
         with self._lock:
             self._outbox.parent.mkdir(parents=True, exist_ok=True)
-            with self._outbox.open("a", encoding="utf-8") as file:
+            # Live codes and phone numbers: readable by the service's user only.
+            fd = os.open(self._outbox, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            os.fchmod(fd, 0o600)  # an outbox written by an older version, too
+            with open(fd, "a", encoding="utf-8") as file:
                 file.write(line)
                 file.flush()
 
