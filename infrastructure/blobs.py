@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import time
@@ -33,6 +34,7 @@ class StagedBlob:
     sha256: str
 
 
+logger = logging.getLogger("ovoz.blobs")
 _PRIVATE_DIR = 0o700
 _PRIVATE_FILE = 0o600
 
@@ -48,7 +50,10 @@ class FileBlobStore(BlobStore):
 
     def prepare(self) -> None:
         self.staging.mkdir(mode=_PRIVATE_DIR, parents=True, exist_ok=True)
-        self.root.chmod(_PRIVATE_DIR)  # audio is personal data: the service's user only
+        try:
+            self.root.chmod(_PRIVATE_DIR)  # audio is personal data: the service's user only
+        except PermissionError:  # a directory the operator owns: their permissions stand
+            logger.warning("cannot make %s private (not its owner)", self.root)
         cutoff = time.time() - _STALE_STAGING_SECONDS
         for leftover in self.staging.iterdir():  # from a crash in the middle of an upload
             if leftover.stat().st_mtime < cutoff:
