@@ -35,6 +35,11 @@ class OtpRules:
     and wrong guesses one client may make at one number per ``failure_window``.
     ``max_consecutive_failures`` is the NIST SP 800-63B ceiling for the number, from
     all clients together: that many in a row without a sign-in lock it for a window.
+
+    ``max_codes_per_hour`` is what one client may ask for at one number in an hour, and
+    ``max_codes_per_number_per_hour`` what the number receives from all clients together
+    (the SMS bill). ``resend_cooldown`` stays per number: it bounds the SMS rate, and a
+    code a stranger asks for goes to the owner's phone, where the owner can use it.
     """
 
     code_ttl: timedelta = timedelta(minutes=5)
@@ -43,13 +48,14 @@ class OtpRules:
     resend_cooldown: timedelta = timedelta(seconds=60)
     max_codes_per_hour: int = 5
     max_consecutive_failures: int = 100
+    max_codes_per_number_per_hour: int = 20
 
 
 _HOUR = timedelta(hours=1)
 # Failed guesses a challenge remembers for the per-client limit. The per-code limit and
-# the hourly code limit hold a number to max_codes_per_hour x max_failures failures an
-# hour (25 by default), so this covers any failure window up to 40 hours; past the
-# memory the per-code limit and the consecutive ceiling still hold.
+# the number's hourly code ceiling hold a number to max_codes_per_number_per_hour x
+# max_failures failures an hour (100 by default), so this covers any failure window up
+# to 10 hours; past the memory the per-code limit and the consecutive ceiling still hold.
 _FAILURE_MEMORY = 1000
 
 
@@ -71,7 +77,7 @@ class OtpChallenge(Aggregate):
 
     @event("ChallengeOpened")
     def __init__(self, id: UUID) -> None:
-        self.requested_at: list[datetime] = []
+        self.requests: list[tuple[datetime, str | None]] = []  # last hour: (when, client)
         self.failures: list[tuple[datetime, str | None]] = []  # recent: (when, client)
         self.failure_streak = 0  # failures since the last sign-in, from any client
         self.code_id: UUID | None = None
@@ -82,22 +88,32 @@ class OtpChallenge(Aggregate):
 
     # -- commands ----------------------------------------------------------------------
 
-    def request_code(self, code: str, hasher: SecretHasher, now: datetime, rules: OtpRules) -> UUID:
+    def request_code(
+        self,
+        code: str,
+        hasher: SecretHasher,
+        now: datetime,
+        rules: OtpRules,
+        client: str | None = None,
+    ) -> UUID:
         """Open a fresh code that replaces any live one; returns its id.
 
-        Refused within the resend cooldown, past the hourly limit and while the whole
-        number is locked, but never because some client guessed wrong: a fresh code is
-        how the owner gets past a stranger's guesses. (A client locked out of this
-        number may still ask: the code goes to the owner's phone, and asking is limited
-        on its own.)
+        Refused within the number's resend cooldown, past this client's hourly budget
+        for the number, past the number's hourly ceiling and while the whole number is
+        locked, but never because some client guessed wrong: a fresh code is how the
+        owner gets past a stranger's guesses. Budgets are per client so that a stranger
+        who spends its own cannot spend the owner's. (A client locked out of guessing
+        may still ask: the code goes to the owner's phone, and asking is limited on
+        its own.)
         """
-        self._check_can_request(now, rules)
+        self._check_can_request(client, now, rules)
         code_id = uuid4()
         self._record_request(
             challenge_id=code_id,
             code_hash=hasher.hash(code),
             expires_at=now + rules.code_ttl,
             at=now,
+            client=client,
         )
         return code_id
 
@@ -138,14 +154,21 @@ class OtpChallenge(Aggregate):
 
     # -- rules -------------------------------------------------------------------------
 
-    def _check_can_request(self, now: datetime, rules: OtpRules) -> None:
+    def _check_can_request(self, client: str | None, now: datetime, rules: OtpRules) -> None:
         self._check_number_unlocked(now, rules)
-        recent = [t for t in self.requested_at if now - t < _HOUR]
+        recent = [t for t, _ in self.requests if now - t < _HOUR]
+        mine = [t for t, c in self.requests if c == client and now - t < _HOUR]
+        # Every limit that refuses counts: the answer names the wait that lets it through.
+        waits = []
         if recent and now - recent[-1] < rules.resend_cooldown:
-            raise RateLimitedError(_seconds_until(recent[-1] + rules.resend_cooldown, now))
-        if len(recent) >= rules.max_codes_per_hour:
-            oldest = recent[-rules.max_codes_per_hour]
-            raise RateLimitedError(_seconds_until(oldest + _HOUR, now))
+            waits.append(_seconds_until(recent[-1] + rules.resend_cooldown, now))
+        if len(mine) >= rules.max_codes_per_hour:
+            waits.append(_seconds_until(mine[-rules.max_codes_per_hour] + _HOUR, now))
+        ceiling = rules.max_codes_per_number_per_hour
+        if len(recent) >= ceiling:
+            waits.append(_seconds_until(recent[-ceiling] + _HOUR, now))
+        if waits:
+            raise RateLimitedError(max(waits))
 
     def _check_client_unlocked(self, client: str | None, now: datetime, rules: OtpRules) -> None:
         mine = [t for t, c in self.failures if c == client and now - t < rules.failure_window]
@@ -167,11 +190,18 @@ class OtpChallenge(Aggregate):
 
     # -- events (names and fields are a contract: old events must still load) ----------
 
+    # ``client`` came later: events stored before it have none, and count as one
+    # unknown client.
     @event("OtpRequested")
     def _record_request(
-        self, challenge_id: UUID, code_hash: str, expires_at: datetime, at: datetime
+        self,
+        challenge_id: UUID,
+        code_hash: str,
+        expires_at: datetime,
+        at: datetime,
+        client: str | None = None,
     ) -> None:
-        self.requested_at = [*[t for t in self.requested_at if at - t < _HOUR], at]
+        self.requests = [*[(t, c) for t, c in self.requests if at - t < _HOUR], (at, client)]
         self.code_id = challenge_id
         self.code_hash = code_hash
         self.code_expires_at = expires_at

@@ -101,13 +101,17 @@ class Identity(Application[UUID]):
 
     # -- use cases -----------------------------------------------------------------------
 
-    def send_code(self, raw_phone: str) -> CodeSent:
-        """Send a fresh code to ``raw_phone``, within the rate limits."""
+    def send_code(self, raw_phone: str, client: str | None = None) -> CodeSent:
+        """Send a fresh code to ``raw_phone``, within the rate limits.
+
+        ``client`` is the caller's network address (None when unknown): codes count per
+        number and client, so that one client asking for codes cannot use up another's.
+        """
         s = self.services
         phone = normalise_mobile(raw_phone, s.default_region)
         code = self._test_codes.get(phone) or _new_code()
         try:
-            code_id = _retry_on_conflict(lambda: self._open_code(phone, code), _SEND_TRIES)
+            code_id = _retry_on_conflict(lambda: self._open_code(phone, code, client), _SEND_TRIES)
         except RecordConflictError:
             # Other requests and guesses kept writing this number's challenge between our
             # read and our write: a burst, refused like a burst of guesses.
@@ -166,10 +170,11 @@ class Identity(Application[UUID]):
 
     # -- internals -----------------------------------------------------------------------
 
-    def _open_code(self, phone: str, code: str) -> UUID:
+    def _open_code(self, phone: str, code: str, client: str | None) -> UUID:
         s = self.services
         challenge = self._challenge_for(phone)
-        code_id = challenge.request_code(code, s.hasher, s.clock.now(), s.rules)
+        tag = client_tag(s.phone_hmac_key, challenge.id, client)
+        code_id = challenge.request_code(code, s.hasher, s.clock.now(), s.rules, tag)
         self.save(challenge)
         return code_id
 

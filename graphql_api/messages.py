@@ -13,7 +13,7 @@ _MESSAGES: dict[str, dict[str, str]] = {
     },
     "RATE_LIMITED": {
         "uz": "Juda ko'p urinish. {retry_after} soniyadan keyin qayta urinib ko'ring.",
-        "en": "Too many attempts. Try again in {retry_after} seconds.",
+        "en": "Too many attempts. Try again in {retry_after} s.",
         "ru": "Слишком много попыток. Повторите через {retry_after} с.",
     },
     "SMS_DELIVERY_FAILED": {

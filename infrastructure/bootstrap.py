@@ -215,6 +215,7 @@ def otp_rules(settings: Settings) -> OtpRules:
         resend_cooldown=timedelta(seconds=p.resend_cooldown_seconds),
         max_codes_per_hour=p.max_codes_per_hour,
         max_consecutive_failures=p.max_consecutive_failures,
+        max_codes_per_number_per_hour=p.max_codes_per_number_per_hour,
     )
 
 

@@ -42,6 +42,7 @@ class OtpPolicy:
     max_codes_per_hour: int = 5
     max_consecutive_failures: int = 100
     verify_floor_seconds: float = 0.25
+    max_codes_per_number_per_hour: int = 20
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,7 @@ class Settings:
                 resend_cooldown_seconds=_int(e, "OTP_RESEND_COOLDOWN_SECONDS", 60),
                 max_codes_per_hour=_int(e, "OTP_MAX_CODES_PER_HOUR", 5),
                 max_consecutive_failures=_int(e, "OTP_MAX_CONSECUTIVE_FAILURES", 100),
+                max_codes_per_number_per_hour=_int(e, "OTP_MAX_CODES_PER_NUMBER_PER_HOUR", 20),
                 verify_floor_seconds=_seconds_within(e, "OTP_VERIFY_FLOOR_SECONDS", 0.25, 10.0),
             ),
             argon2_max_concurrency=_int(e, "ARGON2_MAX_CONCURRENCY", _default_argon2_slots()),
@@ -214,6 +216,12 @@ class Settings:
             raise ConfigError(
                 f"OTP_MAX_CONSECUTIVE_FAILURES ({self.otp.max_consecutive_failures}) must be "
                 f"more than OTP_MAX_FAILURES ({self.otp.max_failures})"
+            )
+        if self.otp.max_codes_per_number_per_hour < self.otp.max_codes_per_hour:
+            # Else one client's own budget would already spend the whole number's.
+            raise ConfigError(
+                f"OTP_MAX_CODES_PER_NUMBER_PER_HOUR ({self.otp.max_codes_per_number_per_hour})"
+                f" must be at least OTP_MAX_CODES_PER_HOUR ({self.otp.max_codes_per_hour})"
             )
         if not self.is_production:
             return

@@ -28,7 +28,9 @@ class IdentityMutation:
         services = info.context.services
         locale = info.context.locale
         try:
-            sent: CodeSent = await services.signin.run(services.identity.send_code, phone_number)
+            sent: CodeSent = await services.signin.run(
+                services.identity.send_code, phone_number, _client_address(info.context)
+            )
         except InvalidPhoneNumberError:
             return invalid_phone_number(locale)
         except RateLimitedError as e:

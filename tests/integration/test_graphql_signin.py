@@ -563,6 +563,27 @@ def test_a_strangers_guesses_lock_out_only_the_stranger(
     assert verify_from(app, STRANGER_AT, PHONE, sms.last_code()) == "RateLimited"
 
 
+def test_a_stranger_who_spends_its_codes_cannot_keep_the_owner_from_a_fresh_one(
+    app: Starlette, sms: RecordingSms, clock: FakeClock
+) -> None:
+    """The reviewer's attack: the hour's codes asked for from one address, the last one
+    killed with five wrong guesses. Codes count per (number, client), so the owner, from
+    another address, still gets a fresh code and signs in."""
+    for _ in range(5):
+        sent = gql_from(app, STRANGER_AT, SEND, {"p": PHONE})["sendOtp"]
+        assert sent["__typename"] == "OtpSent"
+        clock.advance(60)
+    for delta in range(1, 6):
+        assert verify_from(app, STRANGER_AT, PHONE, other_code(sms.last_code(), delta)) == (
+            "InvalidOtp"
+        )
+    refused = gql_from(app, STRANGER_AT, SEND, {"p": PHONE})["sendOtp"]
+    assert refused["__typename"] == "RateLimited"
+    assert refused["retryAfter"] == 3600 - 300
+    assert gql_from(app, OWNER_AT, SEND, {"p": PHONE})["sendOtp"]["__typename"] == "OtpSent"
+    assert verify_from(app, OWNER_AT, PHONE, sms.last_code()) == "Token"
+
+
 def test_every_failed_verify_answers_no_sooner_than_the_floor(
     make_ovoz: MakeOvoz, sms: RecordingSms, clock: FakeClock
 ) -> None:

@@ -381,6 +381,21 @@ def test_a_ceiling_one_client_could_reach_alone_is_refused(tmp_path: Path) -> No
         Settings.from_env(dev_env(tmp_path, OTP_MAX_CONSECUTIVE_FAILURES="5"))
 
 
+def test_the_numbers_hourly_code_ceiling_defaults_to_twenty_and_is_read(tmp_path: Path) -> None:
+    assert Settings.from_env(dev_env(tmp_path)).otp.max_codes_per_number_per_hour == 20
+    settings = Settings.from_env(dev_env(tmp_path, OTP_MAX_CODES_PER_NUMBER_PER_HOUR="8"))
+    assert settings.otp.max_codes_per_number_per_hour == 8
+    same = Settings.from_env(dev_env(tmp_path, OTP_MAX_CODES_PER_NUMBER_PER_HOUR="5"))
+    assert same.otp.max_codes_per_number_per_hour == same.otp.max_codes_per_hour
+
+
+@pytest.mark.parametrize("raw", ["many", "0", "4"])
+def test_a_number_ceiling_below_one_clients_budget_is_refused(tmp_path: Path, raw: str) -> None:
+    """Below OTP_MAX_CODES_PER_HOUR one client's budget would spend the whole number's."""
+    with pytest.raises(ConfigError, match="OTP_MAX_CODES_PER_NUMBER_PER_HOUR"):
+        Settings.from_env(dev_env(tmp_path, OTP_MAX_CODES_PER_NUMBER_PER_HOUR=raw))
+
+
 # -- slow clients and proxies ----------------------------------------------------------------
 
 

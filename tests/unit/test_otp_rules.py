@@ -637,6 +637,124 @@ def test_hourly_code_limit_is_configurable(clock: FakeClock, sms: RecordingSms) 
         app.send_code(PHONE)
 
 
+def _stranger_burns_the_hours_codes(app: Identity, clock: FakeClock, sms: RecordingSms) -> None:
+    """The reviewer's attack: one address asks for its 5 codes of the hour at the owner's
+    number and kills the last one with 5 wrong guesses."""
+    for _ in range(5):
+        app.send_code(PHONE, client=STRANGER)
+        clock.advance(60)
+    for delta in range(1, 6):
+        with pytest.raises(InvalidOtpError):
+            app.verify_code(PHONE, f"{(int(sms.last_code()) + delta) % 10**6:06d}", STRANGER)
+
+
+def test_a_stranger_who_spends_its_codes_and_kills_the_last_leaves_the_owner_a_fresh_one(
+    clock: FakeClock, app: Identity, sms: RecordingSms
+) -> None:
+    _stranger_burns_the_hours_codes(app, clock, sms)
+    with pytest.raises(RateLimitedError):  # the stranger has spent its hour at this number
+        app.send_code(PHONE, client=STRANGER)
+    app.send_code(PHONE, client=OWNER)
+    assert app.verify_code(PHONE, sms.last_code(), client=OWNER).phone == PHONE
+
+
+def test_one_client_gets_five_codes_an_hour_at_a_number_with_retry_after(
+    clock: FakeClock, app: Identity, sms: RecordingSms
+) -> None:
+    for _ in range(5):
+        app.send_code(PHONE, client=STRANGER)
+        clock.advance(60)
+    with pytest.raises(RateLimitedError) as limited:
+        app.send_code(PHONE, client=STRANGER)
+    assert limited.value.retry_after_seconds == 3600 - 300
+    with pytest.raises(RateLimitedError):  # another address in the same /32 is the same client
+        app.send_code(PHONE, client=f"::ffff:{STRANGER}")
+    app.send_code(OTHER_PHONE, client=STRANGER)  # the budget is per number
+    clock.advance(3600 - 300)
+    app.send_code(PHONE, client=STRANGER)
+    assert len([m for m in sms.sent if m.to == PHONE]) == 6
+
+
+def test_a_number_receives_at_most_its_ceiling_of_codes_an_hour_from_all_clients(
+    clock: FakeClock, app: Identity, sms: RecordingSms
+) -> None:
+    for n in range(20):  # four addresses' budgets, or twenty addresses' single codes
+        app.send_code(PHONE, client=f"203.0.113.{n}")
+        clock.advance(60)
+    # now = start + 1200 s; the oldest of the twenty was sent at start.
+    with pytest.raises(RateLimitedError) as limited:
+        app.send_code(PHONE, client=OWNER)
+    assert limited.value.retry_after_seconds == 3600 - 1200
+    assert len(sms.sent) == 20
+    clock.advance(3600 - 1200)
+    app.send_code(PHONE, client=OWNER)
+    assert app.verify_code(PHONE, sms.last_code(), client=OWNER).phone == PHONE
+
+
+def test_the_number_ceiling_is_configurable(clock: FakeClock, sms: RecordingSms) -> None:
+    rules = OtpRules(max_codes_per_hour=1, max_codes_per_number_per_hour=2)
+    app = make_identity(clock, sms, rules=rules)
+    app.send_code(PHONE, client=STRANGER)
+    clock.advance(60)
+    with pytest.raises(RateLimitedError):
+        app.send_code(PHONE, client=STRANGER)
+    app.send_code(PHONE, client=OWNER)
+    clock.advance(60)
+    with pytest.raises(RateLimitedError):
+        app.send_code(PHONE, client="192.0.2.1")
+
+
+def test_the_resend_cooldown_is_per_number_and_the_strangers_code_reaches_the_owner(
+    clock: FakeClock, app: Identity, sms: RecordingSms
+) -> None:
+    """The cooldown bounds the SMS rate for everyone; it costs the owner nothing, since the
+    code a stranger asked for went to the owner's phone."""
+    app.send_code(PHONE, client=STRANGER)
+    clock.advance(10)
+    with pytest.raises(RateLimitedError) as limited:
+        app.send_code(PHONE, client=OWNER)
+    assert limited.value.retry_after_seconds == 50
+    [message] = sms.sent
+    assert message.to == PHONE
+    assert app.verify_code(PHONE, sms.last_code(), client=OWNER).phone == PHONE
+
+
+def test_code_requests_store_a_client_tag_never_the_address(
+    app: Identity, sms: RecordingSms
+) -> None:
+    app.send_code(PHONE, client=STRANGER)
+    notifications = app.recorder.select_notifications(start=1, limit=100)
+    [requested] = [n for n in notifications if n.topic.endswith("OtpRequested")]
+    assert STRANGER.encode() not in requested.state
+    event: Any = app.mapper.to_domain_event(requested)  # OtpRequested, made by @event
+    assert event.client == client_tag(HMAC_KEY, challenge_of(app, PHONE).id, STRANGER)
+
+
+def test_code_requests_stored_before_clients_were_counted_still_load_as_one_unknown_client(
+    clock: FakeClock, app: Identity, sms: RecordingSms
+) -> None:
+    """OtpRequested events stored before ``client`` existed have no such field."""
+    challenge = app._challenge_for(PHONE)
+    for _ in range(5):
+        challenge.request_code("123456", app.services.hasher, clock.now(), app.services.rules)
+        clock.advance(60)
+    old_shape = []
+    for domain_event in challenge.collect_events():
+        stored = app.mapper.to_stored_event(domain_event)
+        state = app.mapper.transcoder.decode(stored.state)
+        state.pop("client", None)  # the ChallengeOpened event has none to drop
+        old_shape.append(replace(stored, state=app.mapper.transcoder.encode(state)))
+    app.recorder.insert_events(old_shape)
+
+    reloaded = challenge_of(app, PHONE)
+    assert [c for _, c in reloaded.requests] == [None] * 5
+    assert app.verify_code(PHONE, "123456", client=OWNER).phone == PHONE  # the code is live
+    clock.advance(60)
+    with pytest.raises(RateLimitedError):  # the unknown client has had its five...
+        app.send_code(PHONE)
+    app.send_code(PHONE, client=OWNER)  # ...a known one has had none
+
+
 # -- SMS delivery failure ----------------------------------------------------------------
 
 
