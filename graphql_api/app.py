@@ -11,6 +11,7 @@ from typing import Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -24,7 +25,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UNSET, UnsetType
 
 from domain.access import Principal
-from graphql_api import bounded_json
+from graphql_api import bounded_json, request_body
 from graphql_api.auth import authenticate
 from graphql_api.cache import ResponseCache, serve_cached
 from graphql_api.context import Context, Services
@@ -36,7 +37,12 @@ from graphql_api.middleware import (
     RequestIdMiddleware,
     UploadLimitMiddleware,
 )
-from graphql_api.refusals import Refusal, persisted_query_not_supported, refusal_of
+from graphql_api.refusals import (
+    Refusal,
+    bad_request,
+    persisted_query_not_supported,
+    refusal_of,
+)
 from graphql_api.schema import build_schema
 
 _MULTIPART_SLACK = 1024 * 1024  # room for the operations and map parts around the file
@@ -101,6 +107,27 @@ class OvozGraphQL(GraphQL[Context, None]):
 
     def decode_json(self, data: str | bytes) -> object:
         return bounded_json.loads(data)
+
+    def parse_json(self, data: str | bytes) -> dict[str, Any] | list[Any]:
+        # Every JSON document a request carries is an object (or a batch): see request_body.
+        return request_body.json_container(super().parse_json(data))
+
+    async def parse_multipart(self, request: AsyncHTTPRequestAdapter) -> dict[str, Any]:
+        """Strawberry's, with every unreadable form a 400 in our shape: Starlette refuses
+        a bad form (a 5,000-character filename, a field over 1 MiB) with its own plain-text
+        ``HTTPException``, and Strawberry trusts the map's shape (see request_body)."""
+        try:
+            form = (await request.get_form_data()).form
+        except (ValueError, StarletteHTTPException) as error:
+            detail = getattr(error, "detail", None) or "the multipart body cannot be parsed"
+            raise bad_request(str(detail).rstrip(".")) from error
+        operations = form.get("operations", "{}")
+        paths = form.get("map", "{}")
+        if isinstance(operations, bytes | str):
+            operations = self.parse_json(operations)
+        if isinstance(paths, bytes | str):
+            paths = self.parse_json(paths)
+        return request_body.with_files(operations, request_body.files_map(paths), form)
 
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
         # A GET with GraphQL parameters (Apollo's hashed queries) is an API call, whatever
@@ -191,7 +218,11 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.graphql = graphql
-    app.add_middleware(UploadLimitMiddleware, max_body=max_upload_bytes + _MULTIPART_SLACK)
+    app.add_middleware(
+        UploadLimitMiddleware,
+        max_body=max_upload_bytes + _MULTIPART_SLACK,
+        max_file=max_upload_bytes,
+    )
     app.add_middleware(BodyRateMiddleware, grace=request_timeout, min_rate=min_body_rate)
     app.add_middleware(MultipartGateMiddleware, authenticate=graphql._principal)
     app.add_middleware(RequestIdMiddleware)

@@ -43,9 +43,24 @@ def nests_deeper_than(raw: bytes, limit: int) -> bool:
     return max(accumulate(map(_STEP.__getitem__, brackets)), default=0) > limit
 
 
+class UndecodableJsonError(json.JSONDecodeError):
+    """Well-formed enough for ``json`` to start, yet not decodable: bytes that are not
+    UTF-8, or an integer past the interpreter's digit limit (4,300). ``json.loads`` raises
+    those as plain ``ValueError``s, which no caller treats as unparsable JSON (a 500)."""
+
+    def __init__(self, reason: ValueError, document: str) -> None:
+        super().__init__(f"JSON that cannot be decoded ({reason})", document, 0)
+
+
 def loads(data: str | bytes) -> object:
-    """``json.loads``, refusing documents nested deeper than ``MAX_JSON_DEPTH``."""
+    """``json.loads``, refusing documents nested deeper than ``MAX_JSON_DEPTH``; every
+    document it cannot decode raises a ``JSONDecodeError``."""
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
     if nests_deeper_than(raw, MAX_JSON_DEPTH):
         raise JsonTooDeepError(raw[:80].decode("utf-8", "replace"))
-    return json.loads(data)
+    try:
+        return json.loads(data)
+    except json.JSONDecodeError:
+        raise
+    except ValueError as error:  # UnicodeDecodeError, or too many digits
+        raise UndecodableJsonError(error, raw[:80].decode("utf-8", "replace")) from error

@@ -131,6 +131,11 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "ru": "Multipart-запросу нужен заголовок Apollo-Require-Preflight или "
         "X-Apollo-Operation-Name (защита от CSRF).",
     },
+    "REQUEST_TOO_LARGE": {
+        "uz": "So'rov juda katta: eng ko'pi {max_kb} KB (fayllar multipart bilan yuklanadi).",
+        "en": "The request is too large: at most {max_kb} KB (files are uploaded as multipart).",
+        "ru": "Запрос слишком большой: не более {max_kb} КБ (файлы загружаются через multipart).",
+    },
     "REQUEST_TIMEOUT": {
         "uz": "So'rov juda sekin keldi. Ulanishni tekshirib, qayta yuboring.",
         "en": "The request arrived too slowly. Check the connection and send it again.",

@@ -9,12 +9,18 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 from starlette.datastructures import Headers
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from domain.access import Principal
 from graphql_api.messages import negotiate_locale
-from graphql_api.refusals import Refusal, preflight_required, request_timeout, unauthenticated
+from graphql_api.refusals import (
+    Refusal,
+    preflight_required,
+    request_timeout,
+    request_too_large,
+    unauthenticated,
+    upload_too_large,
+)
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 _PREFLIGHT_HEADERS = ("apollo-require-preflight", "x-apollo-operation-name")
@@ -142,10 +148,17 @@ class UploadLimitMiddleware:
     uploadAudio answers those with its typed FileTooLarge. Anything but a multipart upload
     (a JSON query, which is read into memory) is held to ``max_other_body``."""
 
-    def __init__(self, app: ASGIApp, max_body: int, max_other_body: int = 1024 * 1024) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_body: int,
+        max_other_body: int = 1024 * 1024,
+        max_file: int | None = None,
+    ) -> None:
         self.app = app
         self.max_upload_body = max_body
         self.max_other_body = max_other_body
+        self.max_file = max_body if max_file is None else max_file  # named in the message
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -156,7 +169,7 @@ class UploadLimitMiddleware:
         limit = self.max_upload_body if multipart else self.max_other_body
         declared = headers.get(b"content-length", b"")
         if declared.isdigit() and int(declared) > limit:
-            await self._refuse(scope, receive, send, limit)
+            await self._refuse(scope, receive, send, limit, multipart)
             return
         received = 0
         started = False
@@ -179,19 +192,11 @@ class UploadLimitMiddleware:
             await self.app(scope, counting_receive, tracking_send)
         except _BodyTooLargeError:
             if not started:
-                await self._refuse(scope, receive, send, limit)
+                await self._refuse(scope, receive, send, limit, multipart)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
-        response = JSONResponse(
-            {
-                "errors": [
-                    {
-                        "message": "Request body too large.",
-                        "extensions": {"code": "FILE_TOO_LARGE", "maxBytes": limit},
-                    }
-                ]
-            },
-            status_code=413,
-            headers={"Connection": "close"},
-        )
-        await response(scope, receive, send)
+    async def _refuse(
+        self, scope: Scope, receive: Receive, send: Send, limit: int, multipart: bool
+    ) -> None:
+        refusal = upload_too_large(limit, self.max_file) if multipart else request_too_large(limit)
+        locale = negotiate_locale(Headers(scope=scope).get("accept-language"))
+        await refusal.response(locale)(scope, receive, send)

@@ -99,6 +99,29 @@ def request_timeout() -> Refusal:
     return Refusal(408, "REQUEST_TIMEOUT", headers={"Connection": "close"})
 
 
+def request_too_large(limit: int) -> Refusal:
+    """A JSON request (read into memory) past ``limit`` bytes."""
+    return Refusal(
+        413,
+        "REQUEST_TOO_LARGE",
+        params={"max_kb": max(1, limit // 1024)},
+        extensions={"maxBytes": limit},
+        headers={"Connection": "close"},  # rather than read (and drop) the rest of the body
+    )
+
+
+def upload_too_large(limit: int, max_file: int) -> Refusal:
+    """A multipart body past ``limit`` bytes: its file is past ``max_file``, the limit
+    uploadAudio answers with FILE_TOO_LARGE too."""
+    return Refusal(
+        413,
+        "FILE_TOO_LARGE",
+        params={"max_mb": max_file // (1024 * 1024)},
+        extensions={"maxBytes": limit},
+        headers={"Connection": "close"},
+    )
+
+
 def refusal_of(error: HTTPException, method: str) -> Refusal:
     """The coded refusal for one of Strawberry's plain-text ``HTTPException``s."""
     cause = error.__cause__

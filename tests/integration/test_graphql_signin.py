@@ -502,7 +502,7 @@ def test_an_oversized_json_body_is_refused_before_it_is_read(app: Starlette, cou
     body = json.dumps({"query": "{ __typename }", "variables": {"pad": padding}})
     refused = request(app, "POST", content=body, headers={"Content-Type": "application/json"})
     assert refused.status_code == 413
-    assert refused.json()["errors"][0]["extensions"]["code"] == "FILE_TOO_LARGE"
+    assert refused.json()["errors"][0]["extensions"]["code"] == "REQUEST_TOO_LARGE"
     small = request(
         app,
         "POST",

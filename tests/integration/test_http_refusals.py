@@ -88,6 +88,48 @@ def test_unparsable_json_and_unknown_content_types_are_400_bad_request(app: Star
     refusal(request(app, "POST", json={"variables": {}}), 400, "BAD_REQUEST")
 
 
+ME = "{ me { id } }"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'"x"',
+        b"5",
+        b"null",
+        b"true",
+        b'{"query":"{ me { id } }","variables":{"x":"\xff\xfe"}}',  # invalid UTF-8
+        b"\xff\xfe{}",
+        b'{"query":"{ me { id } }","variables":{"x":' + b"9" * 5000 + b"}}",  # > 4300 digits
+    ],
+    ids=["string", "number", "null", "boolean", "bad-utf8", "bad-utf8-start", "huge-int"],
+)
+def test_a_json_body_that_is_no_graphql_request_is_a_400_not_a_500(
+    app: Starlette, body: bytes
+) -> None:
+    refusal(request(app, "POST", content=body, headers=JSON), 400, "BAD_REQUEST")
+
+
+def test_a_json_body_that_is_no_object_is_a_400_in_production_too(services: Services) -> None:
+    production = create_app(services, production=True)
+    refusal(request(production, "POST", content=b'"x"', headers=JSON), 400, "BAD_REQUEST")
+
+
+def test_a_json_body_over_a_mebibyte_is_413_request_too_large_in_the_callers_language(
+    app: Starlette,
+) -> None:
+    body = json.dumps({"query": "{ __typename }", "variables": {"pad": "x" * (1024 * 1024)}})
+    messages = set()
+    for lang in ("uz", "en", "ru"):
+        headers = {**JSON, "Accept-Language": lang}
+        error = refusal(
+            request(app, "POST", content=body, headers=headers), 413, "REQUEST_TOO_LARGE"
+        )
+        assert error["extensions"]["maxBytes"] == 1024 * 1024
+        messages.add(error["message"])
+    assert len(messages) == 3, messages
+
+
 def test_refusals_speak_the_callers_language(app: Starlette) -> None:
     body = {"query": "subscription { myAudioEvents { __typename } }"}
     messages = {
@@ -244,6 +286,50 @@ def test_a_signed_in_upload_goes_through_to_the_resolver(app: Starlette, sms: Re
     response = request(app, "POST", data=form, files=files, headers=headers)
     assert response.status_code == 200, response.text
     assert response.json() == {"data": {"__typename": "Query"}}
+
+
+@pytest.mark.parametrize(
+    ("operations", "files_map"),
+    [
+        ('"x"', "{}"),
+        ("5", "{}"),
+        (json.dumps({"query": ME}), '"x"'),
+        (json.dumps({"query": ME}), '{"0": [1]}'),
+        (json.dumps({"query": ME}), '{"0": "variables.f"}'),
+        (json.dumps({"query": ME, "variables": {"f": None}}), '{"0": ["variables.f.x.y"]}'),
+        (json.dumps({"query": ME, "variables": {"f": []}}), '{"0": ["variables.f.x"]}'),
+        (json.dumps({"query": ME, "variables": {"f": []}}), '{"0": ["variables.f.3"]}'),
+        (json.dumps({"query": ME, "variables": {"f": "s"}}), '{"0": ["variables.f.x"]}'),
+        (json.dumps({"query": ME}), '{"0": ["variables.f.x.y"]}'),
+        (json.dumps({"query": ME}), "9" * 5000),
+    ],
+)
+def test_an_upload_whose_operations_or_map_cannot_be_read_is_a_400_not_a_500(
+    app: Starlette, sms: RecordingSms, operations: str, files_map: str
+) -> None:
+    token = sign_in(app, sms)
+    form = {"operations": operations, "map": files_map}
+    files = {"0": ("a.txt", b"hello", "text/plain")}
+    headers = {**PREFLIGHT, "Authorization": f"Bearer {token}"}
+    response = request(app, "POST", data=form, files=files, headers=headers)
+    refusal(response, 400, "BAD_REQUEST")
+
+
+def test_multipart_the_form_parser_refuses_is_a_400_in_the_graphql_shape(
+    app: Starlette, sms: RecordingSms
+) -> None:
+    token = sign_in(app, sms)
+    headers = {**PREFLIGHT, "Authorization": f"Bearer {token}"}
+    operations = json.dumps({"query": "{ __typename }"})
+    long_name = {"0": ("a" * 6000 + ".txt", b"hello", "text/plain")}
+    form = {"operations": operations, "map": "{}"}
+    response = request(app, "POST", data=form, files=long_name, headers=headers)
+    refusal(response, 400, "BAD_REQUEST")
+    # A part without a filename is a field, and fields are held to 1 MiB by Starlette.
+    big_field = {"operations": operations, "map": "{}", "pad": "x" * (1024 * 1024 + 1)}
+    files = {"0": ("a.txt", b"hello", "text/plain")}  # else httpx sends a urlencoded form
+    response = request(app, "POST", data=big_field, files=files, headers=headers)
+    refusal(response, 400, "BAD_REQUEST")
 
 
 # -- WebSocket origins (ALLOWED_ORIGINS) ----------------------------------------------------

@@ -130,3 +130,48 @@ def test_no_document_of_random_bytes_crashes_the_server(
         _assert_no_crash(*_post(app, document, token), document)
 
     _run(_HOSTILE.map(lambda s: '{ audios(search: "' + s + '") { total } } ' + s), check, 60)
+
+
+# Bytes that lean towards almost-JSON (brackets, quotes, digits, escapes, bad UTF-8), so
+# the reader gets past its first byte; bounded to ~100 examples a part.
+_JSON_BYTES = st.one_of(
+    st.binary(max_size=64),
+    st.lists(
+        st.sampled_from([b"{", b"}", b"[", b"]", b'"', b":", b",", b"\\", b"9" * 500, b"\xff"])
+        | st.sampled_from([b'"query"', b'"variables"', b'"map"', b"null", b"1", b'"0"'])
+        | st.binary(max_size=4),
+        max_size=24,
+    ).map(b"".join),
+)
+
+
+def test_no_json_body_of_random_bytes_crashes_the_server(
+    fuzz_target: tuple[Ovoz, Starlette, str],
+) -> None:
+    _, app, token = fuzz_target
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+
+    @settings(max_examples=100, deadline=None, database=None)
+    @given(body=_JSON_BYTES)
+    def fuzz(body: bytes) -> None:
+        response = asgi(app, "POST", content=body, headers=headers)
+        assert response.status_code < 500, (response.status_code, response.text, body)
+
+    fuzz()
+
+
+def test_no_multipart_operations_or_map_of_random_bytes_crashes_the_server(
+    fuzz_target: tuple[Ovoz, Starlette, str],
+) -> None:
+    _, app, token = fuzz_target
+    headers = {"Apollo-Require-Preflight": "true", "Authorization": f"Bearer {token}"}
+    files = {"0": ("a.txt", b"hello", "text/plain")}
+
+    @settings(max_examples=100, deadline=None, database=None)
+    @given(operations=_JSON_BYTES | st.just(b'{"query": "{ me { id } }"}'), files_map=_JSON_BYTES)
+    def fuzz(operations: bytes, files_map: bytes) -> None:
+        form = {"operations": operations, "map": files_map}
+        response = asgi(app, "POST", data=form, files=files, headers=headers)
+        assert response.status_code < 500, (response.status_code, response.text, form)
+
+    fuzz()

@@ -54,3 +54,16 @@ def test_the_same_rule_applies_to_text_as_to_bytes() -> None:
     with pytest.raises(JsonTooDeepError):
         loads(nested(100).decode())
     assert loads('{"a": "\\ud800 lone surrogate"}') == {"a": "\ud800 lone surrogate"}
+
+
+@pytest.mark.parametrize(
+    "document",
+    [b'{"x": "\xff\xfe"}', b"\x80", b"[" + b"9" * 5000 + b"]", "9" * 5000],
+    ids=["bad-utf8-inside", "bad-utf8-start", "huge-int-bytes", "huge-int-str"],
+)
+def test_bytes_and_numbers_json_cannot_decode_are_unparsable_json_not_a_value_error(
+    document: bytes | str,
+) -> None:
+    with pytest.raises(json.JSONDecodeError):
+        loads(document)
+    assert loads(b'{"n": ' + b"9" * 4000 + b"}") == {"n": int("9" * 4000)}
