@@ -361,3 +361,18 @@ def test_listed_origins_and_a_star_admit_cross_origin_pages(services: Services) 
     assert not opens(listed, {"Origin": "https://evil.example"})
     star = create_app(services, production=False, allowed_origins=["*"])
     assert opens(star, {"Origin": "https://evil.example"})
+
+
+def test_an_upload_declared_past_the_limit_is_413_file_too_large_naming_the_file_limit(
+    services: Services, sms: RecordingSms
+) -> None:
+    small = create_app(services, production=False, max_upload_bytes=2 * 1024 * 1024)
+    token = sign_in(small, sms)
+    headers = {**PREFLIGHT, "Authorization": f"Bearer {token}", "Accept-Language": "en"}
+    status, response_headers, body = call_without_body(small, headers)  # declares 5.9 MB
+    assert status == 413
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "FILE_TOO_LARGE"
+    assert error["extensions"]["maxBytes"] == 3 * 1024 * 1024  # the body's limit
+    assert "at most 2 MB" in error["message"], error  # the file's limit
+    assert response_headers["connection"] == "close"
