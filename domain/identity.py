@@ -33,8 +33,10 @@ class OtpRules:
 
     ``max_failures`` is two limits: wrong guesses a code survives (from any clients),
     and wrong guesses one client may make at one number per ``failure_window``.
-    ``max_consecutive_failures`` is the NIST SP 800-63B ceiling for the number, from
-    all clients together: that many in a row without a sign-in lock it for a window.
+    ``max_consecutive_failures`` is the ceiling for the number, from all clients
+    together: that many in a row without a sign-in lock it for a window. NIST SP
+    800-63B allows up to 100; 30 keeps a guesser to 30 tries an hour while a third
+    party still needs 6 addresses to lock an owner out.
 
     ``max_codes_per_hour`` is what one client may ask for at one number in an hour, and
     ``max_codes_per_number_per_hour`` what the number receives from all clients together
@@ -47,7 +49,7 @@ class OtpRules:
     failure_window: timedelta = timedelta(hours=1)
     resend_cooldown: timedelta = timedelta(seconds=60)
     max_codes_per_hour: int = 5
-    max_consecutive_failures: int = 100
+    max_consecutive_failures: int = 30
     max_codes_per_number_per_hour: int = 20
 
 

@@ -40,7 +40,7 @@ class OtpPolicy:
     failure_window_seconds: int = 3600
     resend_cooldown_seconds: int = 60
     max_codes_per_hour: int = 5
-    max_consecutive_failures: int = 100
+    max_consecutive_failures: int = 30
     verify_floor_seconds: float = 0.25
     max_codes_per_number_per_hour: int = 20
 
@@ -151,7 +151,7 @@ class Settings:
                 failure_window_seconds=_int(e, "OTP_FAILURE_WINDOW_SECONDS", 3600),
                 resend_cooldown_seconds=_int(e, "OTP_RESEND_COOLDOWN_SECONDS", 60),
                 max_codes_per_hour=_int(e, "OTP_MAX_CODES_PER_HOUR", 5),
-                max_consecutive_failures=_int(e, "OTP_MAX_CONSECUTIVE_FAILURES", 100),
+                max_consecutive_failures=_int(e, "OTP_MAX_CONSECUTIVE_FAILURES", 30),
                 max_codes_per_number_per_hour=_int(e, "OTP_MAX_CODES_PER_NUMBER_PER_HOUR", 20),
                 verify_floor_seconds=_seconds_within(e, "OTP_VERIFY_FLOOR_SECONDS", 0.25, 10.0),
             ),

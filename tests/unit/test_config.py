@@ -340,7 +340,7 @@ def test_sign_in_abuse_settings_default_to_the_nist_ceiling_and_a_quarter_second
     tmp_path: Path,
 ) -> None:
     settings = Settings.from_env(dev_env(tmp_path))
-    assert settings.otp.max_consecutive_failures == 100
+    assert settings.otp.max_consecutive_failures == 30
     assert settings.otp.verify_floor_seconds == 0.25
     assert settings.argon2_max_concurrency == max(1, usable_cpus() - 1)
 
