@@ -262,6 +262,10 @@ def _secrets(e: Mapping[str, str], env: str, var_dir: Path) -> dict[str, bytes]:
     for name, value in values.items():
         if len(value.encode()) < _MIN_SECRET_BYTES:
             raise ConfigError(f"{name} is too short: use at least {_MIN_SECRET_BYTES} bytes")
+    shared = [n for n in _GENERATED_SECRETS if list(values.values()).count(values[n]) > 1]
+    if shared:
+        # One leaked value must not open two doors (forge tokens *and* search code hashes).
+        raise ConfigError(f"{', '.join(shared)} must each have a value of its own")
     return {name.lower(): value.encode() for name, value in values.items()}
 
 

@@ -453,3 +453,22 @@ def test_a_trusted_proxy_that_is_not_an_address_is_refused(tmp_path: Path, raw: 
     """uvicorn would keep it as a literal that matches no client, and trust nobody."""
     with pytest.raises(ConfigError, match="FORWARDED_ALLOW_IPS"):
         Settings.from_env(dev_env(tmp_path, FORWARDED_ALLOW_IPS=raw))
+
+
+def test_two_secrets_with_one_value_are_refused(tmp_path: Path) -> None:
+    same = "s" * 48
+    env = {
+        "ENV": "production",
+        "OVOZ_VAR_DIR": str(tmp_path),
+        "JWT_SECRET": same,
+        "OTP_PEPPER": same,
+        "PHONE_HMAC_KEY": "p" * 48,
+        "MASTER_KEY": "m" * 48,
+        "SMS_BACKEND": "eskiz",
+        "ESKIZ_EMAIL": "a@b.uz",
+        "ESKIZ_PASSWORD": "x",
+    }
+    with pytest.raises(
+        ConfigError, match="JWT_SECRET, OTP_PEPPER must each have a value of its own"
+    ):
+        Settings.from_env(env)
