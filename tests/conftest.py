@@ -116,3 +116,27 @@ def speech_wav(target: Path, seconds: float) -> Path:
         w.setframerate(16000)
         w.writeframes(pcm.tobytes())
     return target
+
+
+def noise_wav(seconds: float, seed: int) -> bytes:
+    """Deterministic noise as a 16 kHz mono WAV: valid, high-entropy audio for tests that
+    store, move and erase recordings but never listen to them."""
+    import io
+    import random
+    import wave
+
+    rng = random.Random(seed)
+    frames = bytes(rng.getrandbits(8) for _ in range(int(seconds * 16000) * 2))
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(frames)
+    return out.getvalue()
+
+
+def shared_or_noise(path: Path, seconds: float, seed: int) -> bytes:
+    """The shared recording if it is checked out, else noise of about its length: the
+    flows that only store audio run for a newcomer without ../shared/audio too."""
+    return path.read_bytes() if path.exists() else noise_wav(seconds, seed)

@@ -42,7 +42,7 @@ from infrastructure.encryption import (
     store_keys_with_events,
 )
 from infrastructure.rebuild import rebuild
-from tests.conftest import AUDIO_DIR, FakeClock
+from tests.conftest import AUDIO_DIR, FakeClock, shared_or_noise
 from tests.factories import transcript_facts
 from tests.integration.conftest import MakeOvoz
 from tests.integration.helpers import (
@@ -68,20 +68,14 @@ MASTER_B = "master-key-B-" + "b" * 40
 # -- fixtures -------------------------------------------------------------------------------
 
 
-def _audio(path: Path) -> bytes:
-    if not path.exists():
-        pytest.skip(f"real audio missing: {path} (the shared audio set is not checked out)")
-    return path.read_bytes()
-
-
 @pytest.fixture(scope="module")
 def jfk() -> bytes:
-    return _audio(JFK)
+    return shared_or_noise(JFK, 11.0, seed=1)
 
 
 @pytest.fixture(scope="module")
 def other_clip() -> bytes:
-    return _audio(OTHER)
+    return shared_or_noise(OTHER, 3.3, seed=2)
 
 
 @pytest.fixture(scope="module")
