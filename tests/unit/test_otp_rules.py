@@ -107,6 +107,13 @@ def wrong(code: str) -> str:
     return f"{(int(code) + 1) % 10**6:06d}"
 
 
+def guess_wrong(app: Identity, sms: RecordingSms, client: str, times: int) -> None:
+    """``times`` wrong guesses at the last code sent, each refused as InvalidOtp."""
+    for _ in range(times):
+        with pytest.raises(InvalidOtpError):
+            app.verify_code(PHONE, wrong(sms.last_code()), client=client)
+
+
 def position(app: Identity) -> int:
     return app.recorder.max_notification_id() or 0
 
@@ -315,9 +322,7 @@ def test_a_fresh_code_does_not_reset_a_clients_failures(
     clock: FakeClock, app: Identity, sms: RecordingSms
 ) -> None:
     app.send_code(PHONE)
-    for _ in range(3):
-        with pytest.raises(InvalidOtpError):
-            app.verify_code(PHONE, wrong(sms.last_code()), client=OWNER)
+    guess_wrong(app, sms, OWNER, 3)
     clock.advance(60)
     app.send_code(PHONE)
     second = sms.last_code()
@@ -366,9 +371,7 @@ def test_a_strangers_wrong_guesses_do_not_lock_the_owner_out(
     clock: FakeClock, app: Identity, sms: RecordingSms
 ) -> None:
     app.send_code(PHONE)  # anyone may ask for a code to any number
-    for _ in range(5):
-        with pytest.raises(InvalidOtpError):
-            app.verify_code(PHONE, wrong(sms.last_code()), client=STRANGER)
+    guess_wrong(app, sms, STRANGER, 5)
     with pytest.raises(RateLimitedError):
         app.verify_code(PHONE, sms.last_code(), client=STRANGER)
     # The stranger killed that code; the owner is told so, not locked out...
@@ -387,9 +390,7 @@ def test_a_client_gets_five_guesses_at_a_number_per_window_across_codes(
     clock: FakeClock, app: Identity, sms: RecordingSms
 ) -> None:
     app.send_code(PHONE)
-    for _ in range(5):
-        with pytest.raises(InvalidOtpError):
-            app.verify_code(PHONE, wrong(sms.last_code()), client=STRANGER)
+    guess_wrong(app, sms, STRANGER, 5)
     for _ in range(4):  # the stranger asks for fresh codes: they do not help it
         clock.advance(60)
         app.send_code(PHONE)
@@ -466,9 +467,7 @@ def test_the_owners_sign_in_does_not_forgive_a_strangers_failures(
     clock: FakeClock, app: Identity, sms: RecordingSms
 ) -> None:
     app.send_code(PHONE)
-    for _ in range(5):
-        with pytest.raises(InvalidOtpError):
-            app.verify_code(PHONE, wrong(sms.last_code()), client=STRANGER)
+    guess_wrong(app, sms, STRANGER, 5)
     clock.advance(60)
     app.send_code(PHONE)
     app.verify_code(PHONE, sms.last_code(), client=OWNER)
@@ -482,9 +481,7 @@ def test_a_locked_out_client_may_still_guess_at_other_numbers(
     app: Identity, sms: RecordingSms
 ) -> None:
     app.send_code(PHONE)
-    for _ in range(5):
-        with pytest.raises(InvalidOtpError):
-            app.verify_code(PHONE, wrong(sms.last_code()), client=STRANGER)
+    guess_wrong(app, sms, STRANGER, 5)
     app.send_code(OTHER_PHONE)
     assert app.verify_code(OTHER_PHONE, sms.last_code(), client=STRANGER).phone == OTHER_PHONE
 
