@@ -108,7 +108,6 @@ class BodyRateMiddleware:
         started_at = loop.time()
         received = 0
         complete = False
-        responded = False
 
         async def timed_receive() -> Message:
             nonlocal received, complete
@@ -124,17 +123,26 @@ class BodyRateMiddleware:
             complete = message["type"] != "http.request" or not message.get("more_body")
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal responded
-            responded = responded or message["type"] == "http.response.start"
-            await send(message)
-
+        send, responded = _tracking(send)
         try:
-            await self.app(scope, timed_receive, tracking_send)
+            await self.app(scope, timed_receive, send)
         except _BodyTooSlowError:
-            if not responded:
+            if not responded():
                 locale = negotiate_locale(Headers(scope=scope).get("accept-language"))
                 await request_timeout().response(locale)(scope, receive, send)
+
+
+def _tracking(send: Send) -> tuple[Send, Callable[[], bool]]:
+    """``send`` passed through, and whether a response has started (after which a
+    refusal can no longer be sent in its place)."""
+    started = False
+
+    async def tracking_send(message: Message) -> None:
+        nonlocal started
+        started = started or message["type"] == "http.response.start"
+        await send(message)
+
+    return tracking_send, lambda: started
 
 
 class _BodyTooLargeError(Exception):
@@ -172,7 +180,6 @@ class UploadLimitMiddleware:
             await self._refuse(scope, receive, send, limit, multipart)
             return
         received = 0
-        started = False
 
         async def counting_receive() -> Message:
             nonlocal received
@@ -183,15 +190,11 @@ class UploadLimitMiddleware:
                     raise _BodyTooLargeError
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
+        send, started = _tracking(send)
         try:
-            await self.app(scope, counting_receive, tracking_send)
+            await self.app(scope, counting_receive, send)
         except _BodyTooLargeError:
-            if not started:
+            if not started():
                 await self._refuse(scope, receive, send, limit, multipart)
 
     async def _refuse(
