@@ -6,9 +6,9 @@ from __future__ import annotations
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocket
 
-from domain.access import Principal
+from domain.access import Principal, Scope
 from graphql_api.context import Context, Services
-from graphql_api.permissions import NotAuthenticatedError
+from graphql_api.permissions import NotAuthenticatedError, allowed
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -28,7 +28,7 @@ async def authenticate(services: Services, authorization: str | None) -> Princip
     return await run_in_threadpool(services.callers.check, claimed)
 
 
-async def current_principal(context: Context) -> Principal:
+async def current_principal(context: Context, scope: Scope | None = None) -> Principal:
     """The caller of this operation. An HTTP request was authenticated when it arrived;
     a WebSocket was authenticated when it connected, possibly long ago, so each
     subscription (and each event it sends) checks again."""
@@ -36,4 +36,4 @@ async def current_principal(context: Context) -> Principal:
         context.principal = await authenticate(context.services, context.authorization)
     if context.principal is None:
         raise NotAuthenticatedError(context.locale)
-    return context.principal
+    return allowed(context.principal, scope, context.locale)

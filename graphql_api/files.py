@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 
+from domain.access import Scope
 from graphql_api.auth import authenticate
 from graphql_api.context import Services
 
@@ -23,7 +24,7 @@ def audio_file_endpoint(services: Services) -> Endpoint:
     async def download(request: Request) -> Response:
         not_found = PlainTextResponse("Not Found", status_code=404)
         principal = await authenticate(services, request.headers.get("authorization"))
-        if principal is None:
+        if principal is None or not principal.may(Scope.RECORDINGS_READ):
             return PlainTextResponse(
                 "Unauthorized", status_code=401, headers={"WWW-Authenticate": "Bearer"}
             )
@@ -62,7 +63,7 @@ def transcript_endpoint(services: Services) -> Endpoint:
     async def export(request: Request) -> Response:
         fmt = request.path_params["fmt"]
         principal = await authenticate(services, request.headers.get("authorization"))
-        if principal is None:
+        if principal is None or not principal.may(Scope.RECORDINGS_READ):
             return PlainTextResponse(
                 "Unauthorized", status_code=401, headers={"WWW-Authenticate": "Bearer"}
             )

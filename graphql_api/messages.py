@@ -31,6 +31,11 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "en": "Sign in first.",
         "ru": "Сначала войдите в систему.",
     },
+    "FORBIDDEN": {
+        "uz": "Bu kalit bu amalga ruxsat bermaydi.",
+        "en": "This key is not allowed to do that.",
+        "ru": "Этот ключ не даёт права на это действие.",
+    },
     "NOT_FOUND": {
         "uz": "Yozuv topilmadi.",
         "en": "No such recording.",

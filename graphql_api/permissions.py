@@ -1,10 +1,10 @@
-"""Authentication for protected fields."""
+"""Authentication and scopes for protected fields."""
 
 from __future__ import annotations
 
 from graphql import GraphQLError
 
-from domain.access import Principal
+from domain.access import Principal, Scope
 from graphql_api.context import Context
 from graphql_api.messages import message
 
@@ -16,7 +16,27 @@ class NotAuthenticatedError(GraphQLError):
         super().__init__(message("UNAUTHENTICATED", locale), extensions={"code": "UNAUTHENTICATED"})
 
 
-def require_principal(context: Context) -> Principal:
+class ForbiddenError(GraphQLError):
+    """Good credentials that may not do this (an API key outside its scopes, or any key
+    on an account operation); ``extensions.code`` is ``FORBIDDEN``."""
+
+    def __init__(self, locale: str, scope: Scope | None) -> None:
+        super().__init__(
+            message("FORBIDDEN", locale),
+            extensions={"code": "FORBIDDEN", "requiredScope": scope.value if scope else None},
+        )
+
+
+def require_principal(context: Context, scope: Scope | None = None) -> Principal:
+    """The caller, who must be allowed ``scope``. ``None`` (the default) marks an
+    account operation, which API keys never may run: a resolver that forgets to name
+    its scope refuses keys rather than letting them through."""
     if context.principal is None:
         raise NotAuthenticatedError(context.locale)
-    return context.principal
+    return allowed(context.principal, scope, context.locale)
+
+
+def allowed(principal: Principal, scope: Scope | None, locale: str) -> Principal:
+    if not principal.may(scope):
+        raise ForbiddenError(locale, scope)
+    return principal

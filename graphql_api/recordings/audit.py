@@ -7,6 +7,7 @@ from datetime import datetime
 import strawberry
 from starlette.concurrency import run_in_threadpool
 
+from domain.access import Scope
 from domain.audit import AuditEntry
 from domain.recordings import RecordingNotFoundError
 from graphql_api.context import Info
@@ -39,7 +40,7 @@ class AuditEvent:
 class AuditQuery:
     @strawberry.field(description="Every event of a recording, oldest first (owner and admins).")
     async def audit_trail(self, info: Info, audio_id: strawberry.ID) -> list[AuditEvent]:
-        principal = require_principal(info.context)
+        principal = require_principal(info.context, Scope.RECORDINGS_READ)
         recording_id = parse_id(audio_id)
         if recording_id is None:
             return []

@@ -7,6 +7,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from strawberry.file_uploads import Upload
 
+from domain.access import Scope
 from domain.quota import QuotaExceededError
 from domain.recordings import (
     FileTooLargeError,
@@ -51,7 +52,7 @@ class RecordingsMutation:
     async def upload_audio(
         self, info: Info, file: Upload, language: str | None = None
     ) -> UploadAudioResult:
-        principal = require_principal(info.context)
+        principal = require_principal(info.context, Scope.RECORDINGS_WRITE)
         locale = info.context.locale
         upload: object = file  # the Upload scalar passes any variable value through
         if not isinstance(upload, UploadFile):
@@ -80,7 +81,7 @@ class RecordingsMutation:
     async def update_audio(
         self, info: Info, id: strawberry.ID, input: AudioUpdateInput
     ) -> UpdateAudioResult:
-        principal = require_principal(info.context)
+        principal = require_principal(info.context, Scope.RECORDINGS_WRITE)
         locale = info.context.locale
         audio_id = parse_id(id)
         if audio_id is None:
@@ -107,7 +108,7 @@ class RecordingsMutation:
 
     @strawberry.mutation(description="Queue a FAILED recording for transcription again.")
     async def retry_transcription(self, info: Info, id: strawberry.ID) -> RetryTranscriptionResult:
-        principal = require_principal(info.context)
+        principal = require_principal(info.context, Scope.RECORDINGS_WRITE)
         recordings = info.context.services.recordings
         locale = info.context.locale
         audio_id = parse_id(id)
@@ -124,7 +125,7 @@ class RecordingsMutation:
 
     @strawberry.mutation(description="Delete a recording for good: audio, transcript and key.")
     async def delete_audio(self, info: Info, id: strawberry.ID) -> DeleteAudioResult:
-        principal = require_principal(info.context)
+        principal = require_principal(info.context, Scope.RECORDINGS_WRITE)
         services = info.context.services
         audio_id = parse_id(id)
         if audio_id is None:

@@ -7,6 +7,7 @@ from uuid import UUID
 import strawberry
 from starlette.concurrency import run_in_threadpool
 
+from domain.access import Scope
 from domain.recordings import RecordingNotFoundError, TranscriptionStatus
 from graphql_api.context import Info
 from graphql_api.inputs import checked_text
@@ -28,7 +29,7 @@ class RecordingsQuery:
     async def audio(
         self, info: Info, id: strawberry.ID, at_version: int | None = None
     ) -> Audio | None:
-        principal = require_principal(info.context)
+        principal = require_principal(info.context, Scope.RECORDINGS_READ)
         services = info.context.services
         audio_id = parse_id(id)
         if audio_id is None:
@@ -57,7 +58,7 @@ class RecordingsQuery:
         status: TranscriptionStatus | None = None,
         search: str | None = None,
     ) -> AudioList:
-        principal = require_principal(info.context)
+        principal = require_principal(info.context, Scope.RECORDINGS_READ)
         skip = max(0, skip)
         limit = max(0, min(limit, MAX_PAGE))
         where = AudioFilter(

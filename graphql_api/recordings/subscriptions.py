@@ -11,7 +11,7 @@ import strawberry
 from graphql import GraphQLError
 from starlette.concurrency import run_in_threadpool
 
-from domain.access import Principal
+from domain.access import Principal, Scope
 from domain.recordings import TranscriptionStatus
 from graphql_api.auth import current_principal
 from graphql_api.context import Context, Info
@@ -110,7 +110,7 @@ class RecordingsSubscription:
         self, info: Info, id: strawberry.ID
     ) -> AsyncGenerator[AudioStatusEvent, None]:
         context = info.context
-        principal = await current_principal(context)
+        principal = await current_principal(context, Scope.RECORDINGS_READ)
         audio_id = parse_id(id)
         if audio_id is None:
             raise _not_found(context)
@@ -122,7 +122,7 @@ class RecordingsSubscription:
             yield first
             while True:
                 for notice in await _next_notices(queue):
-                    follower.principal = await current_principal(context)
+                    follower.principal = await current_principal(context, Scope.RECORDINGS_READ)
                     event = await follower.on_notice(notice)
                     if event is False:
                         return
@@ -134,7 +134,7 @@ class RecordingsSubscription:
     )
     async def my_audio_events(self, info: Info) -> AsyncGenerator[AudioStatusEvent, None]:
         context = info.context
-        principal = await current_principal(context)
+        principal = await current_principal(context, Scope.RECORDINGS_READ)
         followers: dict[UUID, _Follower] = {}
         async with context.services.live.subscribe(owner_id=principal.user_id) as queue:
             page = await run_in_threadpool(
@@ -148,7 +148,7 @@ class RecordingsSubscription:
                     follower.version = row.version
             while True:
                 for notice in await _next_notices(queue):
-                    principal = await current_principal(context)
+                    principal = await current_principal(context, Scope.RECORDINGS_READ)
                     for follower in followers.values():
                         follower.principal = principal
                     targets = list(followers) if notice.get("resync") else [_id(notice)]
