@@ -10,6 +10,7 @@ from domain.ports import SubjectKeys
 from domain.recordings import RecordingNotFoundError
 from domain.recordings_app import Recordings
 from domain.signin import Identity
+from domain.webhooks import Webhooks
 
 
 class AccountErasure:
@@ -28,16 +29,20 @@ class AccountErasure:
         recordings: Recordings,
         keys: SubjectKeys,
         recordings_of: Callable[[UUID], list[UUID]],
+        webhooks: Webhooks | None = None,
     ) -> None:
         self.identity = identity
         self.recordings = recordings
         self.keys = keys
         self.recordings_of = recordings_of
+        self.webhooks = webhooks
 
     def delete_account(self, principal: Principal) -> int:
         """Returns the identity log position of the deletion."""
         subjects, position = self.identity.delete_account(principal.user_id, principal.user_id)
         self.keys.destroy(subjects)
+        if self.webhooks is not None:  # before the recordings: no audio.deleted goes out
+            self.webhooks.erase_owner(principal.user_id)
         owner = Principal(user_id=principal.user_id, role=principal.role, expires_at=0)
         for recording_id in self.recordings_of(principal.user_id):
             try:

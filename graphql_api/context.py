@@ -20,9 +20,11 @@ from domain.accounts import AccountErasure
 from domain.identity import Role
 from domain.recordings_app import Recordings, Written
 from domain.signin import Identity
+from domain.webhooks import Webhooks
 from graphql_api.identity.pacing import SignInPacing
 from projections.audios import AudioReads
 from projections.users import UserReads
+from projections.webhooks import DeliveryReads, WebhookReads
 
 
 class IssuedToken(Protocol):
@@ -58,6 +60,15 @@ class TokenService(Protocol):
 
 
 @dataclass(frozen=True)
+class WebhookServices:
+    """Webhooks: the use cases, the read model, and the delivery log."""
+
+    use_cases: Webhooks
+    views: WebhookReads
+    deliveries: DeliveryReads
+
+
+@dataclass(frozen=True)
 class Services:
     """What the API needs, handed in by the composition root."""
 
@@ -75,6 +86,7 @@ class Services:
     render_transcript: Callable[[str, str, list[dict[str, Any]], dict[str, Any]], str]
     wait_for: Callable[[str, int], bool]  # read-your-writes: (application, position)
     signin: SignInPacing = field(default_factory=SignInPacing)  # sign-in threads, timing
+    webhooks: WebhookServices | None = None  # None: the webhook fields answer INTERNAL
 
 
 @dataclass

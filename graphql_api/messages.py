@@ -146,6 +146,30 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "en": "The request arrived too slowly. Check the connection and send it again.",
         "ru": "Запрос поступал слишком медленно. Проверьте соединение и отправьте снова.",
     },
+    "INVALID_WEBHOOK_URL": {
+        "uz": "Bu manzilga webhook yuborib bo'lmaydi ({reason}). Ochiq internetdagi https "
+        "manzilini kiriting.",
+        "en": "Webhooks cannot be sent to this URL ({reason}). Give an https URL on the "
+        "public internet.",
+        "ru": "На этот адрес нельзя отправлять вебхуки ({reason}). Укажите https-адрес в "
+        "публичном интернете.",
+    },
+    "NO_WEBHOOK_EVENTS": {
+        "uz": "Webhook uchun kamida bitta hodisani tanlang.",
+        "en": "Choose at least one event for the webhook.",
+        "ru": "Выберите хотя бы одно событие для вебхука.",
+    },
+    "WEBHOOK_LIMIT_REACHED": {
+        "uz": "Sizda allaqachon {limit} ta webhook bor. Yangisini qo'shishdan oldin birini "
+        "o'chiring.",
+        "en": "You already have {limit} webhooks. Delete one before adding another.",
+        "ru": "У вас уже {limit} вебхуков. Удалите один, прежде чем добавить новый.",
+    },
+    "WEBHOOK_NOT_FOUND": {
+        "uz": "Webhook topilmadi.",
+        "en": "No such webhook.",
+        "ru": "Вебхук не найден.",
+    },
     "INTERNAL": {
         "uz": "Kutilmagan xato yuz berdi. So'rov raqami: {request_id}.",
         "en": "Unexpected error. Request id: {request_id}.",

@@ -30,6 +30,7 @@ from graphql_api.recordings.audit import AuditQuery
 from graphql_api.recordings.mutations import RecordingsMutation
 from graphql_api.recordings.queries import RecordingsQuery
 from graphql_api.recordings.subscriptions import RecordingsSubscription
+from graphql_api.webhooks.operations import MAX_DELIVERIES, WebhookMutation, WebhookQuery
 from projections.audios import MAX_PAGE
 
 log = logging.getLogger("ovoz.graphql")
@@ -40,12 +41,14 @@ LIMITS = QueryLimits(
         "Query.audios": MAX_PAGE,  # the resolver clamps `limit` to this
         "Audio.segments": 1000,  # about two hours of speech at ~7 s a segment
         "Segment.words": 50,
+        "Query.webhookDeliveries": MAX_DELIVERIES,  # the resolver clamps `limit` to this
+        "Query.webhooks": 10,  # WEBHOOK_MAX_PER_USER by default
     },
 )
 
 
 @strawberry.type
-class Query(IdentityQuery, RecordingsQuery, AuditQuery):
+class Query(IdentityQuery, RecordingsQuery, AuditQuery, WebhookQuery):
     pass
 
 
@@ -55,7 +58,7 @@ class Subscription(RecordingsSubscription):
 
 
 @strawberry.type
-class Mutation(IdentityMutation, RecordingsMutation, AccountMutation):
+class Mutation(IdentityMutation, RecordingsMutation, AccountMutation, WebhookMutation):
     pass
 
 

@@ -25,7 +25,8 @@ from domain.ports import Clock, SmsSender
 from domain.quota import UploadQuota
 from domain.recordings_app import Recordings
 from domain.signin import Identity, IdentityServices
-from graphql_api.context import Services
+from domain.webhooks import WebhookOwners, Webhooks
+from graphql_api.context import Services, WebhookServices
 from graphql_api.identity.pacing import SignInPacing
 from infrastructure.blobs import FileBlobStore
 from infrastructure.callers import Callers
@@ -45,10 +46,15 @@ from infrastructure.tokens import Tokens
 from infrastructure.views.audios import AudiosView
 from infrastructure.views.jobs import JobsView
 from infrastructure.views.users import UsersView
+from infrastructure.views.webhooks import WebhooksView
+from infrastructure.webhook_dispatcher import DeliveryPolicy, WebhookDispatcher
+from infrastructure.webhook_outbox import WebhookFanOut, WebhookOutbox
+from infrastructure.webhook_urls import LiveRules, UrlRules, allowed_hosts
 from infrastructure.worker import Engine, TranscriptionWorker
 from projections.audios import AudiosProjection
 from projections.jobs import JobsProjection
 from projections.users import UsersProjection
+from projections.webhooks import WebhooksProjection
 
 log = logging.getLogger("ovoz")
 
@@ -88,7 +94,9 @@ class Ovoz:
 
     @cached_property
     def accounts(self) -> AccountErasure:
-        return AccountErasure(self.identity, self.recordings, self.keys, self.recordings_of)
+        return AccountErasure(
+            self.identity, self.recordings, self.keys, self.recordings_of, webhooks=self.webhooks
+        )
 
     @cached_property
     def intake(self) -> AudioIntake:
@@ -115,6 +123,65 @@ class Ovoz:
     def start_projections(self) -> None:
         for projection in self.projections.values():
             projection.start()
+        self.webhook_dispatcher.start()  # the projector role delivers what it fans out
+
+    # -- webhooks ---------------------------------------------------------------------------
+
+    @cached_property
+    def webhook_rules(self) -> UrlRules:
+        """Where webhooks may go (tests may set this before the first use)."""
+        hosts = allowed_hosts(list(self.settings.webhooks.allowed_hosts))
+        return UrlRules(production=self.settings.is_production, allowed_hosts=hosts)
+
+    @cached_property
+    def webhook_view(self) -> WebhooksView:
+        view = self.projections["webhooks"].view
+        assert isinstance(view, WebhooksView)
+        return view
+
+    @cached_property
+    def webhook_outbox(self) -> WebhookOutbox:
+        outbox = self.projections["webhook_fanout"].view
+        assert isinstance(outbox, WebhookOutbox)
+        return outbox
+
+    @cached_property
+    def webhooks(self) -> Webhooks:
+        return Webhooks(
+            self.identity,
+            self.keys,
+            urls=LiveRules(lambda: self.webhook_rules),
+            owners=_WebhookOwners(self),
+            deliveries=self.webhook_outbox,
+            max_per_owner=self.settings.webhooks.max_per_user,
+        )
+
+    @cached_property
+    def webhook_dispatcher(self) -> WebhookDispatcher:
+        w = self.settings.webhooks
+        policy = DeliveryPolicy(
+            threads=w.dispatchers,
+            timeout=w.timeout_seconds,
+            backoff=w.retry_backoff,
+            retry_for=w.retry_for_seconds,
+            in_flight=w.in_flight_per_webhook,
+        )
+        return WebhookDispatcher(
+            self.webhook_outbox,
+            webhooks=self.webhooks,
+            recordings=self.recordings,
+            rules=lambda: self.webhook_rules,
+            params=self.params,
+            policy=policy,
+        )
+
+    def webhooks_of(self, owner_id: UUID) -> list[UUID]:
+        """Every webhook ``owner_id`` created so far (waits for the webhooks view to reach
+        the head of the identity log)."""
+        head = self.identity.recorder.max_notification_id() or 0
+        if not self.projections["webhooks"].wait(head, self.settings.read_your_writes_timeout * 6):
+            raise TimeoutError("the webhooks read model is not keeping up")
+        return self.webhook_view.all_ids_of(owner_id)
 
     def start_workers(
         self, count: int | None = None, engine: Callable[[], Engine] | None = None
@@ -162,6 +229,8 @@ class Ovoz:
         self._stopping.set()
         for worker in self.workers:
             worker.stop()
+        if "webhook_dispatcher" in self.__dict__:
+            self.webhook_dispatcher.stop()
         for projection in self.projections.values():
             projection.stop()
         self.identity.close()
@@ -187,7 +256,31 @@ def services_of(ovoz: Ovoz) -> Services:
         render_transcript=lambda fmt, text, segments, extra: render(fmt, text, segments, **extra),
         wait_for=ovoz.wait_for,
         signin=_signin_pacing(ovoz.settings),
+        webhooks=WebhookServices(ovoz.webhooks, ovoz.webhook_view, ovoz.webhook_outbox),
     )
+
+
+def _webhook_tables(
+    read_models: PostgresDatastore, datastore: PostgresDatastore
+) -> tuple[WebhooksView, WebhookOutbox]:
+    view = WebhooksView(read_models)
+    view.create_table()
+    outbox = WebhookOutbox(datastore)  # durable: a queued message is a promise
+    outbox.create_table()
+    return view, outbox
+
+
+class _WebhookOwners(WebhookOwners):
+    """What the webhook use cases read of the webhooks view."""
+
+    def __init__(self, ovoz: Ovoz) -> None:
+        self._ovoz = ovoz
+
+    def live_count(self, owner_id: UUID) -> int:
+        return self._ovoz.webhook_view.live_count(owner_id)
+
+    def ids_of(self, owner_id: UUID) -> list[UUID]:
+        return self._ovoz.webhooks_of(owner_id)
 
 
 def _signin_pacing(settings: Settings) -> SignInPacing:
@@ -274,6 +367,7 @@ def bootstrap(
             datastore, backoff=tuple(timedelta(seconds=s) for s in settings.retry_backoff)
         )
         jobs.create_table()
+        webhook_view, webhook_outbox = _webhook_tables(read_models, datastore)
     except Exception:
         read_models.close()
         datastore.close()
@@ -313,6 +407,12 @@ def bootstrap(
         ErasureProcessor(erasure, recordings),
         serves_reads=False,
         parks_poison=False,
+    )
+    ovoz.projections["webhooks"] = SupervisedProjection(
+        identity_log, WebhooksProjection(webhook_view)
+    )
+    ovoz.projections["webhook_fanout"] = SupervisedProjection(
+        recordings_log, WebhookFanOut(webhook_outbox), serves_reads=False
     )
     return ovoz
 

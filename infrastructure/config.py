@@ -46,6 +46,19 @@ class OtpPolicy:
 
 
 @dataclass(frozen=True)
+class WebhookSettings:
+    """Webhook delivery (see infrastructure.webhook_dispatcher and webhook_urls)."""
+
+    allowed_hosts: tuple[str, ...] = ()  # exempt from the SSRF rules
+    timeout_seconds: float = 5.0
+    retry_backoff: tuple[float, ...] = (5, 30, 120, 600, 1800, 3600, 7200, 14400, 28800)
+    retry_for_seconds: float = 86400.0
+    dispatchers: int = 4
+    in_flight_per_webhook: int = 2
+    max_per_user: int = 10
+
+
+@dataclass(frozen=True)
 class EskizSettings:
     """Credentials of the Eskiz.uz SMS gateway."""
 
@@ -74,6 +87,7 @@ class Settings:
     sms_backend: str = "console"
     eskiz: EskizSettings | None = None
     otp: OtpPolicy = field(default_factory=OtpPolicy)
+    webhooks: WebhookSettings = field(default_factory=WebhookSettings)
     argon2_max_concurrency: int = 1
     otp_test_numbers: Mapping[str, str] = field(default_factory=dict)
     admin_phone_numbers: frozenset[str] = frozenset()
@@ -155,6 +169,7 @@ class Settings:
                 max_codes_per_number_per_hour=_int(e, "OTP_MAX_CODES_PER_NUMBER_PER_HOUR", 20),
                 verify_floor_seconds=_seconds_within(e, "OTP_VERIFY_FLOOR_SECONDS", 0.25, 10.0),
             ),
+            webhooks=_webhook_settings(e),
             argon2_max_concurrency=_int(e, "ARGON2_MAX_CONCURRENCY", _default_argon2_slots()),
             otp_test_numbers=_test_numbers(e.get("OTP_TEST_NUMBERS", ""), region),
             admin_phone_numbers=frozenset(
@@ -351,6 +366,19 @@ def _proxies(raw: str) -> tuple[str, ...]:
                 f"not {entry!r}"
             ) from None
     return entries
+
+
+def _webhook_settings(e: Mapping[str, str]) -> WebhookSettings:
+    d = WebhookSettings()
+    return WebhookSettings(
+        allowed_hosts=tuple(_split(e.get("WEBHOOK_ALLOWED_HOSTS", ""))),
+        timeout_seconds=_positive_float(e, "WEBHOOK_TIMEOUT_SECONDS", d.timeout_seconds),
+        retry_backoff=_floats(e, "WEBHOOK_RETRY_BACKOFF_SECONDS", d.retry_backoff),
+        retry_for_seconds=_positive_float(e, "WEBHOOK_RETRY_FOR_SECONDS", d.retry_for_seconds),
+        dispatchers=_int(e, "WEBHOOK_DISPATCHERS", d.dispatchers),
+        in_flight_per_webhook=_int(e, "WEBHOOK_IN_FLIGHT_PER_WEBHOOK", d.in_flight_per_webhook),
+        max_per_user=_int(e, "WEBHOOK_MAX_PER_USER", d.max_per_user),
+    )
 
 
 def _split(raw: str) -> list[str]:

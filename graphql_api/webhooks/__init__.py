@@ -1,0 +1,1 @@
+"""Webhooks: subscriptions to a person's recording events, and their deliveries."""
