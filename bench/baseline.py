@@ -6,6 +6,7 @@ that ovoz's own code paths read. What ovoz spends above this is the cost of its 
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 from uuid import UUID
 
@@ -16,8 +17,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bench.refresh import token_hash
 from domain.access import Principal
 from domain.errors import InvalidPhoneNumberError
+from domain.identity import Role
 from domain.phone import normalise_mobile, phone_subject_id
 from infrastructure.config import Settings
 from infrastructure.database import ConnectionParams
@@ -41,6 +44,11 @@ _AUDIO_INDEX = {name: i for i, name in enumerate(AUDIO_COLUMNS.names)}
 EDITS_TABLE = (
     "CREATE TABLE IF NOT EXISTS bench_edits (id bigserial PRIMARY KEY, audio_id uuid NOT NULL,"
     " editor_id uuid NOT NULL, text text NOT NULL, at timestamptz NOT NULL DEFAULT now())"
+)
+_SESSION_ROW = "SELECT user_id, refresh_hash FROM bench_sessions WHERE id = %s"
+_ROTATE = (
+    "UPDATE bench_sessions SET refresh_hash = %s, last_used_at = now() "
+    "WHERE id = %s AND refresh_hash = %s"
 )
 _EDIT = "INSERT INTO bench_edits (audio_id, editor_id, text) VALUES (%s, %s, %s) RETURNING id"
 
@@ -137,6 +145,27 @@ def create_baseline_app(settings: Settings) -> tuple[Starlette, ConnectionPool]:
         )
         return JSONResponse({"data": {"edit": {"id": row_id, "transcriptText": text}}})
 
+    def rotate(session_id: UUID, presented: str, new: str) -> UUID | None:
+        with pool.connection() as conn, conn.transaction():
+            row = conn.execute(_SESSION_ROW, (session_id,)).fetchone()
+            if row is None or row[1] != presented:
+                return None
+            conn.execute(_ROTATE, (new, session_id, presented))
+        return UUID(str(row[0]))
+
+    async def refresh(request: Request) -> Response:
+        """The refresh twin: read the session's row, compare the token's hash, write the
+        new hash, sign an access token: one row read and written, no log, no GraphQL."""
+        body = await request.json()
+        new = secrets.token_urlsafe(32)
+        user_id = await run_in_threadpool(
+            rotate, UUID(str(body["id"])), token_hash(str(body["token"])), token_hash(new)
+        )
+        if user_id is None:
+            return JSONResponse({"error": "INVALID_SESSION"})
+        issued = tokens.issue(user_id, Role.USER, UUID(str(body["id"])))
+        return JSONResponse({"accessToken": issued.token, "refreshToken": new})
+
     async def health(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
@@ -148,6 +177,7 @@ def create_baseline_app(settings: Settings) -> tuple[Starlette, ConnectionPool]:
             Route("/me", me, methods=["POST"]),
             Route("/audios", audios, methods=["POST"]),
             Route("/edit", edit, methods=["POST"]),
+            Route("/refresh", refresh, methods=["POST"]),
         ]
     )
     return app, pool

@@ -11,6 +11,7 @@ from pathlib import Path
 from bench.database import BenchDatabase
 from bench.entries import TEST_CODE, SignIn, phones, ping
 from bench.load import Operation, Throughput, measure
+from bench.refresh import REFRESHERS
 from bench.servers import ServerProcess
 
 WARMUP_SECONDS = 5.0
@@ -52,7 +53,15 @@ class Options:
 
     @property
     def test_phones(self) -> list[str]:
-        return [*self.warm_phones, *self.measured_phones, READER, EDITOR, UPLOADER, LISTENER]
+        return [
+            *self.warm_phones,
+            *self.measured_phones,
+            READER,
+            EDITOR,
+            UPLOADER,
+            LISTENER,
+            *REFRESHERS,
+        ]
 
 
 @dataclass

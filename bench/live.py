@@ -150,7 +150,7 @@ def bench_delivery(database_url: str = DEFAULT_URL) -> list[Row]:
             ovoz.start_projections()
             ovoz.identity.send_code(PHONE)
             signed_in = ovoz.identity.verify_code(PHONE, CODE)
-            token = "Bearer " + ovoz.tokens.issue(signed_in.user_id, Role.USER).token
+            token = "Bearer " + ovoz.tokens.issue(signed_in.user_id, Role.USER, uuid.uuid4()).token
             recording = Recording(
                 id=ovoz.recordings.new_id(), owner_id=signed_in.user_id, **_facts(0)
             )

@@ -30,6 +30,7 @@ from graphql_api.auth import authenticate
 from graphql_api.cache import ResponseCache, serve_cached
 from graphql_api.context import Context, Services
 from graphql_api.files import audio_file_endpoint, transcript_endpoint
+from graphql_api.identity.sessions import SESSION_PATH
 from graphql_api.messages import negotiate_locale
 from graphql_api.middleware import (
     BodyRateMiddleware,
@@ -212,6 +213,8 @@ def create_app(
             Route("/healthz", _health),
             Route("/graphql", graphql),  # every method: the view answers the ones it refuses
             WebSocketRoute("/graphql", graphql),
+            # The same API where the browser sends its refresh cookie (and only there).
+            Route(SESSION_PATH, graphql),
             Route("/audio/{audio_id}/file", audio_file_endpoint(services), methods=["GET", "HEAD"]),
             Route("/audio/{audio_id}/transcript.{fmt}", transcript_endpoint(services)),
         ],

@@ -13,7 +13,9 @@ import jwt
 from domain.access import Principal
 from domain.identity import Role
 
-_REQUIRED_CLAIMS = ["sub", "exp", "iat", "jti", "iss", "aud", "role"]
+# ``sid`` names the session the token belongs to: ending the session ends its tokens.
+# Tokens issued before sessions existed have none and are refused (they lived an hour).
+_REQUIRED_CLAIMS = ["sub", "exp", "iat", "jti", "iss", "aud", "role", "sid"]
 
 
 @dataclass(frozen=True)
@@ -31,7 +33,9 @@ class Tokens:
         self._audience = audience
         self._ttl = ttl_seconds
 
-    def issue(self, user_id: UUID, role: Role, now: float | None = None) -> IssuedToken:
+    def issue(
+        self, user_id: UUID, role: Role, session_id: UUID, now: float | None = None
+    ) -> IssuedToken:
         issued_at = int(time.time() if now is None else now)
         claims: dict[str, Any] = {
             "sub": str(user_id),
@@ -41,6 +45,7 @@ class Tokens:
             "iss": self._issuer,
             "aud": self._audience,
             "role": role.value,
+            "sid": str(session_id),
         }
         return IssuedToken(jwt.encode(claims, self._secret, algorithm="HS256"), self._ttl)
 
@@ -60,6 +65,7 @@ class Tokens:
                 user_id=UUID(claims["sub"]),
                 role=Role(claims["role"]),
                 expires_at=float(claims["exp"]),
+                session_id=UUID(claims["sid"]),
             )
         except (jwt.PyJWTError, ValueError, TypeError, KeyError):
             return None

@@ -34,6 +34,14 @@ class Token:
     user_id: strawberry.ID
     phone_number: str
     role: Role
+    refresh_token: str | None = strawberry.field(
+        default=None,
+        description="Exchange it for a new Token with refreshSession before the access "
+        "token expires. Null in browser mode: it travels in an HttpOnly cookie.",
+    )
+    session_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The session this token belongs to."
+    )
 
 
 @strawberry.type

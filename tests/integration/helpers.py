@@ -8,7 +8,7 @@ import io
 import time
 from collections.abc import Callable
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import httpx
 import pytest
@@ -41,7 +41,7 @@ def sign_in(ovoz: Ovoz, phone: str, *, wait: bool = True) -> Principal:
 
 
 def token_of(ovoz: Ovoz, who: Principal) -> str:
-    return ovoz.tokens.issue(who.user_id, who.role).token
+    return ovoz.tokens.issue(who.user_id, who.role, uuid4()).token
 
 
 def upload(

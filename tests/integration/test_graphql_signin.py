@@ -149,7 +149,7 @@ def test_send_verify_me(app: Starlette, sms: RecordingSms, database_url: str, sc
     token = verify(app, "+998 90 123-45-67", sms.last_code())
     assert token["__typename"] == "Token"
     assert token["tokenType"] == "Bearer"
-    assert token["expiresIn"] == 3600
+    assert token["expiresIn"] == 900  # 15 minutes: the refresh token keeps the session going
     assert token["phoneNumber"] == PHONE
     assert token["role"] == "USER"
 
@@ -315,9 +315,11 @@ def _claims(ovoz: Ovoz, user_id: uuid.UUID, **changes: Any) -> dict[str, Any]:
 
 BAD_TOKENS: dict[str, Callable[[Ovoz, uuid.UUID], str | None]] = {
     "missing": lambda o, u: None,
-    "not bearer": lambda o, u: "Basic " + o.tokens.issue(u, Role.USER).token,
+    "not bearer": lambda o, u: "Basic " + o.tokens.issue(u, Role.USER, uuid.uuid4()).token,
     "garbage": lambda o, u: "Bearer not.a.token",
-    "expired": lambda o, u: "Bearer " + o.tokens.issue(u, Role.USER, now=time.time() - 7200).token,
+    "expired": lambda o, u: (
+        "Bearer " + o.tokens.issue(u, Role.USER, uuid.uuid4(), now=time.time() - 7200).token
+    ),
     "forged": lambda o, u: (
         "Bearer " + jwt.encode(_claims(o, u), "x" * 64 + "forged", algorithm="HS256")
     ),
@@ -334,7 +336,9 @@ BAD_TOKENS: dict[str, Callable[[Ovoz, uuid.UUID], str | None]] = {
     "alg none": lambda o, u: (
         "Bearer " + jwt.encode(_claims(o, u), None, algorithm="none")  # type: ignore[arg-type]
     ),
-    "unknown user": lambda o, u: "Bearer " + o.tokens.issue(uuid.uuid4(), Role.USER).token,
+    "unknown user": lambda o, u: (
+        "Bearer " + o.tokens.issue(uuid.uuid4(), Role.USER, uuid.uuid4()).token
+    ),
 }
 
 
@@ -342,7 +346,9 @@ def test_me_refuses_bad_credentials(ovoz: Ovoz, app: Starlette, sms: RecordingSm
     ovoz.identity.send_code(PHONE)
     signed_in = ovoz.identity.verify_code(PHONE, sms.last_code())
     assert ovoz.wait_for("identity", signed_in.position)
-    good = me(app, "Bearer " + ovoz.tokens.issue(signed_in.user_id, signed_in.role).token)
+    good = me(
+        app, "Bearer " + ovoz.tokens.issue(signed_in.user_id, signed_in.role, uuid.uuid4()).token
+    )
     assert good["data"]["me"]["id"] == str(signed_in.user_id)
 
     for kind, make in BAD_TOKENS.items():
@@ -633,7 +639,7 @@ def test_a_verify_flood_leaves_threads_for_reads(
     token = (
         "Bearer "
         + ovoz.tokens.issue(
-            ovoz.identity.verify_code(PHONE, _sent_code(ovoz, sms)).user_id, Role.USER
+            ovoz.identity.verify_code(PHONE, _sent_code(ovoz, sms)).user_id, Role.USER, uuid.uuid4()
         ).token
     )
     assert ovoz.wait_for("identity", ovoz.identity.recorder.max_notification_id() or 0)

@@ -225,7 +225,7 @@ def test_the_api_answers_while_a_transcription_runs(ovoz: Ovoz, tmp_path: Path) 
     from graphql_api.app import create_app
 
     owner = sign_in(ovoz)
-    token = ovoz.tokens.issue(owner.user_id, Role.USER).token
+    token = ovoz.tokens.issue(owner.user_id, Role.USER, uuid.uuid4()).token
     recording_id = upload(ovoz, owner, speech_wav(tmp_path / "long.wav", 60))
     app = create_app(services_of(ovoz), production=False)
     ovoz.start_workers(1)

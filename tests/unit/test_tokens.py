@@ -19,6 +19,7 @@ ISSUER = "ovoz"
 AUDIENCE = "ovoz-api"
 TTL = 3600
 USER_ID = uuid.UUID("12345678-1234-4234-8234-123456789abc")
+SESSION = uuid.UUID("87654321-4321-4321-8321-cba987654321")
 REQUIRED = ["sub", "exp", "iat", "jti", "iss", "aud", "role"]
 
 
@@ -54,7 +55,7 @@ def b64(obj: object) -> str:
 
 
 def test_issued_token_verifies_to_its_user_and_role(tokens: Tokens) -> None:
-    issued = tokens.issue(USER_ID, Role.USER)
+    issued = tokens.issue(USER_ID, Role.USER, SESSION)
     principal = tokens.verify(issued.token)
     assert principal is not None
     assert principal.user_id == USER_ID
@@ -63,7 +64,7 @@ def test_issued_token_verifies_to_its_user_and_role(tokens: Tokens) -> None:
 
 
 def test_admin_role_survives_the_round_trip(tokens: Tokens) -> None:
-    principal = tokens.verify(tokens.issue(USER_ID, Role.ADMIN).token)
+    principal = tokens.verify(tokens.issue(USER_ID, Role.ADMIN, SESSION).token)
     assert principal is not None
     assert principal.role is Role.ADMIN
     assert principal.is_admin
@@ -71,7 +72,7 @@ def test_admin_role_survives_the_round_trip(tokens: Tokens) -> None:
 
 def test_issued_token_is_hs256_with_every_required_claim(tokens: Tokens) -> None:
     now = time.time()
-    token = tokens.issue(USER_ID, Role.USER, now=now).token
+    token = tokens.issue(USER_ID, Role.USER, SESSION, now=now).token
     assert jwt.get_unverified_header(token)["alg"] == "HS256"
     payload = jwt.decode(token, SECRET, algorithms=["HS256"], audience=AUDIENCE)
     assert set(REQUIRED) <= set(payload)
@@ -86,7 +87,7 @@ def test_issued_token_is_hs256_with_every_required_claim(tokens: Tokens) -> None
 def test_expiry_follows_the_configured_ttl() -> None:
     short = Tokens(SECRET, ISSUER, AUDIENCE, ttl_seconds=120)
     now = time.time()
-    issued = short.issue(USER_ID, Role.USER, now=now)
+    issued = short.issue(USER_ID, Role.USER, SESSION, now=now)
     assert issued.expires_in == 120
     principal = short.verify(issued.token)
     assert principal is not None
@@ -94,8 +95,12 @@ def test_expiry_follows_the_configured_ttl() -> None:
 
 
 def test_each_token_has_its_own_jti(tokens: Tokens) -> None:
-    first = jwt.decode(tokens.issue(USER_ID, Role.USER).token, options={"verify_signature": False})
-    second = jwt.decode(tokens.issue(USER_ID, Role.USER).token, options={"verify_signature": False})
+    first = jwt.decode(
+        tokens.issue(USER_ID, Role.USER, SESSION).token, options={"verify_signature": False}
+    )
+    second = jwt.decode(
+        tokens.issue(USER_ID, Role.USER, SESSION).token, options={"verify_signature": False}
+    )
     assert first["jti"] != second["jti"]
 
 
@@ -110,7 +115,7 @@ def test_hand_made_token_with_all_claims_is_accepted(tokens: Tokens) -> None:
 
 
 def test_expired_token_is_refused(tokens: Tokens) -> None:
-    token = tokens.issue(USER_ID, Role.USER, now=time.time() - TTL - 5).token
+    token = tokens.issue(USER_ID, Role.USER, SESSION, now=time.time() - TTL - 5).token
     assert tokens.verify(token) is None
 
 
@@ -119,26 +124,26 @@ def test_token_signed_with_another_secret_is_refused(tokens: Tokens) -> None:
 
 
 def test_token_with_tampered_payload_is_refused(tokens: Tokens) -> None:
-    header, _, signature = tokens.issue(USER_ID, Role.USER).token.split(".")
+    header, _, signature = tokens.issue(USER_ID, Role.USER, SESSION).token.split(".")
     forged = f"{header}.{b64(claims(role='ADMIN'))}.{signature}"
     assert tokens.verify(forged) is None
 
 
 def test_token_with_stripped_signature_is_refused(tokens: Tokens) -> None:
-    header, payload, _ = tokens.issue(USER_ID, Role.USER).token.split(".")
+    header, payload, _ = tokens.issue(USER_ID, Role.USER, SESSION).token.split(".")
     assert tokens.verify(f"{header}.{payload}.") is None
 
 
 def test_token_for_another_audience_is_refused(tokens: Tokens) -> None:
     assert tokens.verify(encode(claims(aud="another-api"))) is None
     other = Tokens(SECRET, ISSUER, "another-api", TTL)
-    assert tokens.verify(other.issue(USER_ID, Role.USER).token) is None
+    assert tokens.verify(other.issue(USER_ID, Role.USER, SESSION).token) is None
 
 
 def test_token_from_another_issuer_is_refused(tokens: Tokens) -> None:
     assert tokens.verify(encode(claims(iss="someone-else"))) is None
     other = Tokens(SECRET, "someone-else", AUDIENCE, TTL)
-    assert tokens.verify(other.issue(USER_ID, Role.USER).token) is None
+    assert tokens.verify(other.issue(USER_ID, Role.USER, SESSION).token) is None
 
 
 @pytest.mark.parametrize("missing", REQUIRED)
@@ -155,7 +160,7 @@ def test_alg_none_token_is_refused(tokens: Tokens) -> None:
 
 
 def test_hand_made_alg_none_token_with_trailing_signature_is_refused(tokens: Tokens) -> None:
-    good_signature = tokens.issue(USER_ID, Role.USER).token.split(".")[2]
+    good_signature = tokens.issue(USER_ID, Role.USER, SESSION).token.split(".")[2]
     header = b64({"alg": "none", "typ": "JWT"})
     assert tokens.verify(f"{header}.{b64(claims())}.") is None
     assert tokens.verify(f"{header}.{b64(claims())}.{good_signature}") is None
