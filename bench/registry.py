@@ -24,6 +24,7 @@ from bench.servers import ServerProcess
 from bench.signin_abuse import bench_signin_abuse
 from bench.transcription import bench_engine
 from bench.upload import MIB, measure_upload, write_wav
+from bench.webhooks import bench_webhooks
 from infrastructure.config import Settings
 
 
@@ -156,6 +157,10 @@ def _signin_abuse(bench: Bench) -> list[Row]:
     return bench_signin_abuse(bench.options.database_url, bench.options.quick)
 
 
+def _webhooks(bench: Bench) -> list[Row]:
+    return bench_webhooks(bench.db.url)
+
+
 ENTRIES: tuple[Entry, ...] = (
     Entry(
         "signin",
@@ -195,6 +200,12 @@ ENTRIES: tuple[Entry, ...] = (
         "signin-abuse",
         "verifyOtp timing for live vs unknown numbers; `me` latency under a flood",
         _signin_abuse,
+        default=False,
+    ),
+    Entry(
+        "webhooks",
+        "webhook delivery commit→receiver p50/p99 at 50 completions/s vs a bare POST",
+        _webhooks,
         default=False,
     ),
 )
