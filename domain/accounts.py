@@ -29,18 +29,23 @@ class AccountErasure:
         recordings: Recordings,
         keys: SubjectKeys,
         recordings_of: Callable[[UUID], list[UUID]],
+        *,
+        api_keys_of: Callable[[UUID], list[UUID]] | None = None,
         webhooks: Webhooks | None = None,
     ) -> None:
         self.identity = identity
         self.recordings = recordings
         self.keys = keys
         self.recordings_of = recordings_of
+        self.api_keys_of = api_keys_of
         self.webhooks = webhooks
 
     def delete_account(self, principal: Principal) -> int:
         """Returns the identity log position of the deletion."""
+        # API keys likewise (the api_keys view drops them on the deletion).
+        api_keys = [] if self.api_keys_of is None else self.api_keys_of(principal.user_id)
         subjects, position = self.identity.delete_account(principal.user_id, principal.user_id)
-        self.keys.destroy(subjects)
+        self.keys.destroy([*subjects, *api_keys])
         if self.webhooks is not None:  # before the recordings: no audio.deleted goes out
             self.webhooks.erase_owner(principal.user_id)
         owner = Principal(user_id=principal.user_id, role=principal.role, expires_at=0)

@@ -7,6 +7,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocket
 
 from domain.access import Principal, Scope
+from domain.api_keys import API_KEY_PREFIX
 from graphql_api.context import Context, Services
 from graphql_api.permissions import NotAuthenticatedError, allowed
 
@@ -19,6 +20,8 @@ def bearer_token(authorization: str | None) -> str | None:
 async def authenticate(services: Services, authorization: str | None) -> Principal | None:
     """The caller a valid token names, as they are now (account alive, current role)."""
     token = bearer_token(authorization)
+    if token and token.startswith(API_KEY_PREFIX):
+        return await _api_key(services, token)
     claimed = services.tokens.verify(token) if token else None
     if claimed is None:
         return None
@@ -26,6 +29,14 @@ async def authenticate(services: Services, authorization: str | None) -> Princip
     if known:
         return current
     return await run_in_threadpool(services.callers.check, claimed)
+
+
+async def _api_key(services: Services, token: str) -> Principal | None:
+    keys = services.api_keys
+    if keys is None:
+        return None
+    known, principal = keys.peek(token)
+    return principal if known else await run_in_threadpool(keys.check, token)
 
 
 async def current_principal(context: Context, scope: Scope | None = None) -> Principal:

@@ -23,6 +23,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from domain.access import Principal
+from domain.access import Scope as Access
 from graphql_api import bounded_json
 from graphql_api.documents import MAX_CACHED_DOCUMENT, BoundedLru
 from graphql_api.messages import negotiate_locale
@@ -137,8 +138,8 @@ async def serve_cached(
         await view(scope, receive, send)
         return
     principal = await authenticate(headers.get("authorization"))
-    if principal is None:
-        await view(scope, receive, send)
+    if principal is None or not principal.may(Access.RECORDINGS_READ):
+        await view(scope, receive, send)  # the view answers (and refuses a key without it)
         return
     owner = None if principal.is_admin else principal.user_id
     position = await run_in_threadpool(freshness, owner)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,13 +15,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 
-from domain.access import Principal
+from domain.access import Principal, Scope
 from domain.accounts import AccountErasure
+from domain.api_keys import NewKey
 from domain.identity import Role
 from domain.recordings_app import Recordings, Written
 from domain.signin import Identity
 from domain.webhooks import Webhooks
 from graphql_api.identity.pacing import SignInPacing
+from projections.api_keys import ApiKeyRow
 from projections.audios import AudioReads
 from projections.users import UserReads
 from projections.webhooks import DeliveryReads, WebhookReads
@@ -52,6 +54,16 @@ class CallerCheck(Protocol):
     def peek(self, claimed: Principal) -> tuple[bool, Principal | None]: ...
     def check(self, claimed: Principal) -> Principal | None: ...
     def forget(self, user_id: UUID) -> None: ...
+
+
+class ApiKeyAccess(Protocol):
+    """API keys: made, listed, revoked, checked (see infrastructure.api_keys)."""
+
+    def create(self, owner_id: UUID, name: str, scopes: Iterable[Scope]) -> NewKey: ...
+    def revoke(self, owner_id: UUID, key_id: UUID) -> int: ...
+    def live_of(self, owner_id: UUID) -> list[ApiKeyRow]: ...
+    def peek(self, token: str) -> tuple[bool, Principal | None]: ...
+    def check(self, token: str) -> Principal | None: ...
 
 
 class TokenService(Protocol):
@@ -86,6 +98,7 @@ class Services:
     render_transcript: Callable[[str, str, list[dict[str, Any]], dict[str, Any]], str]
     wait_for: Callable[[str, int], bool]  # read-your-writes: (application, position)
     signin: SignInPacing = field(default_factory=SignInPacing)  # sign-in threads, timing
+    api_keys: ApiKeyAccess | None = None  # None: no key is accepted
     webhooks: WebhookServices | None = None  # None: the webhook fields answer INTERNAL
 
 

@@ -170,6 +170,26 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "en": "No such webhook.",
         "ru": "Вебхук не найден.",
     },
+    "INVALID_API_KEY_NAME": {
+        "uz": "Kalit nomi 1 dan {max} tagacha belgidan iborat bo'lsin.",
+        "en": "A key's name must be 1 to {max} characters long.",
+        "ru": "Имя ключа должно содержать от 1 до {max} символов.",
+    },
+    "INVALID_API_KEY_SCOPES": {
+        "uz": "Kalit uchun kamida bitta ruxsat (scope) tanlang.",
+        "en": "Choose at least one scope for the key.",
+        "ru": "Выберите для ключа хотя бы одну область доступа (scope).",
+    },
+    "API_KEY_LIMIT_REACHED": {
+        "uz": "Sizda allaqachon {limit} ta faol kalit bor. Avval keraksizini bekor qiling.",
+        "en": "You already have {limit} live keys. Revoke one you no longer need first.",
+        "ru": "У вас уже {limit} действующих ключей. Сначала отзовите ненужный.",
+    },
+    "API_KEY_NOT_FOUND": {
+        "uz": "Kalit topilmadi.",
+        "en": "No such key.",
+        "ru": "Ключ не найден.",
+    },
     "INTERNAL": {
         "uz": "Kutilmagan xato yuz berdi. So'rov raqami: {request_id}.",
         "en": "Unexpected error. Request id: {request_id}.",

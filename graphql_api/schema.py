@@ -22,6 +22,7 @@ from strawberry.types.graphql import OperationType
 from graphql_api.context import Context
 from graphql_api.documents import DocumentCache
 from graphql_api.identity.account import AccountMutation
+from graphql_api.identity.api_keys import ApiKeyMutation, ApiKeyQuery
 from graphql_api.identity.mutations import IdentityMutation
 from graphql_api.identity.queries import IdentityQuery
 from graphql_api.limits import QueryLimits, query_limits_rule
@@ -48,7 +49,7 @@ LIMITS = QueryLimits(
 
 
 @strawberry.type
-class Query(IdentityQuery, RecordingsQuery, AuditQuery, WebhookQuery):
+class Query(IdentityQuery, RecordingsQuery, AuditQuery, WebhookQuery, ApiKeyQuery):
     pass
 
 
@@ -58,7 +59,9 @@ class Subscription(RecordingsSubscription):
 
 
 @strawberry.type
-class Mutation(IdentityMutation, RecordingsMutation, AccountMutation, WebhookMutation):
+class Mutation(
+    IdentityMutation, RecordingsMutation, AccountMutation, WebhookMutation, ApiKeyMutation
+):
     pass
 
 

@@ -20,6 +20,7 @@ from eventsourcing.persistence import Transcoder
 from eventsourcing.postgres import PostgresDatastore
 
 from domain.accounts import AccountErasure
+from domain.api_keys import ApiKeys
 from domain.identity import OtpRules
 from domain.ports import Clock, SmsSender
 from domain.quota import UploadQuota
@@ -28,6 +29,7 @@ from domain.signin import Identity, IdentityServices
 from domain.webhooks import WebhookOwners, Webhooks
 from graphql_api.context import Services, WebhookServices
 from graphql_api.identity.pacing import SignInPacing
+from infrastructure.api_keys import ApiKeyRegistry, api_key_hash_key
 from infrastructure.blobs import FileBlobStore
 from infrastructure.callers import Callers
 from infrastructure.clock import SystemClock
@@ -43,6 +45,7 @@ from infrastructure.projection_runner import LogSource, SupervisedProjection
 from infrastructure.quota import UploadClaims, create_claims_table
 from infrastructure.sms import ConsoleSms, EskizSms
 from infrastructure.tokens import Tokens
+from infrastructure.views.api_keys import ApiKeysView
 from infrastructure.views.audios import AudiosView
 from infrastructure.views.jobs import JobsView
 from infrastructure.views.users import UsersView
@@ -51,6 +54,7 @@ from infrastructure.webhook_dispatcher import DeliveryPolicy, WebhookDispatcher
 from infrastructure.webhook_outbox import WebhookFanOut, WebhookOutbox
 from infrastructure.webhook_urls import LiveRules, UrlRules, allowed_hosts
 from infrastructure.worker import Engine, TranscriptionWorker
+from projections.api_keys import ApiKeysProjection
 from projections.audios import AudiosProjection
 from projections.jobs import JobsProjection
 from projections.users import UsersProjection
@@ -93,9 +97,26 @@ class Ovoz:
         return Callers(self.users, self.settings.admin_phone_numbers)
 
     @cached_property
+    def api_keys(self) -> ApiKeyRegistry:
+        """API keys: made, listed, revoked, and checked on every request showing one."""
+        projection = self.projections["api_keys"]
+        keys = ApiKeys(
+            self.identity,
+            api_key_hash_key(self.settings.phone_hmac_key),
+            lambda owner: len(projection.view.live_of(owner)),
+        )
+        timeout = self.settings.read_your_writes_timeout * 6
+        return ApiKeyRegistry(keys, projection, self.callers, wait_timeout=timeout)
+
+    @cached_property
     def accounts(self) -> AccountErasure:
         return AccountErasure(
-            self.identity, self.recordings, self.keys, self.recordings_of, webhooks=self.webhooks
+            self.identity,
+            self.recordings,
+            self.keys,
+            self.recordings_of,
+            webhooks=self.webhooks,
+            api_keys_of=self.api_keys.ids_of,
         )
 
     @cached_property
@@ -255,6 +276,7 @@ def services_of(ovoz: Ovoz) -> Services:
         live=ovoz.live,
         render_transcript=lambda fmt, text, segments, extra: render(fmt, text, segments, **extra),
         wait_for=ovoz.wait_for,
+        api_keys=ovoz.api_keys,
         signin=_signin_pacing(ovoz.settings),
         webhooks=WebhookServices(ovoz.webhooks, ovoz.webhook_view, ovoz.webhook_outbox),
     )
@@ -358,6 +380,8 @@ def bootstrap(
             store_keys_with_events(app, keys)
         users = UsersView(read_models)
         users.create_table()
+        api_key_rows = ApiKeysView(read_models)
+        api_key_rows.create_table()
         audios = AudiosView(read_models)
         audios.create_table()
         create_claims_table(read_models)  # beside audios: uploads admitted, not yet shown
@@ -398,6 +422,15 @@ def bootstrap(
     identity_log = _log_source(identity, keys)
     recordings_log = _log_source(recordings, keys)
     ovoz.projections["users"] = SupervisedProjection(identity_log, UsersProjection(users))
+    ovoz.projections["api_keys"] = SupervisedProjection(
+        identity_log, ApiKeysProjection(api_key_rows)
+    )
+    threading.Thread(
+        target=ovoz.api_keys.follow_revocations,
+        args=(params, ovoz._stopping),
+        name="api-key-revocations",
+        daemon=True,
+    ).start()
     ovoz.projections["audios"] = SupervisedProjection(recordings_log, AudiosProjection(audios))
     ovoz.projections["jobs"] = SupervisedProjection(
         recordings_log, JobsProjection(jobs), serves_reads=False

@@ -29,9 +29,11 @@ from psycopg import sql
 from infrastructure.bootstrap import Ovoz
 from infrastructure.database import ConnectionParams, SchemaDatastore
 from infrastructure.projection_runner import LogSource
+from infrastructure.views.api_keys import ApiKeysView
 from infrastructure.views.audios import AudiosView
 from infrastructure.views.jobs import JobsView
 from infrastructure.views.users import UsersView
+from projections.api_keys import ApiKeysInMemory, ApiKeysProjection
 from projections.audios import AudiosInMemory, AudiosProjection
 from projections.jobs import JOBS_CHANNEL, JobsInMemory, JobsProjection
 from projections.users import UsersInMemory, UsersProjection
@@ -92,6 +94,18 @@ def _carry_jobs(conn: psycopg.Connection[Any], live: sql.Identifier, new: sql.Id
     conn.execute(sql.SQL("NOTIFY {}").format(sql.Identifier(JOBS_CHANNEL)))  # on commit
 
 
+def _carry_api_keys(
+    conn: psycopg.Connection[Any], live: sql.Identifier, new: sql.Identifier
+) -> None:
+    # Uses are not in the log (see projections.api_keys): each key keeps its last one.
+    conn.execute(
+        sql.SQL(
+            "UPDATE {new}.api_keys AS n SET last_used_at = o.last_used_at "
+            "FROM {live}.api_keys AS o WHERE n.id = o.id"
+        ).format(new=new, live=live)
+    )
+
+
 SPECS: dict[str, _Spec] = {
     "users": _Spec(lambda _, ds: UsersView(ds), lambda _: UsersInMemory(), UsersProjection),
     "audios": _Spec(
@@ -105,6 +119,12 @@ SPECS: dict[str, _Spec] = {
         lambda ovoz: JobsInMemory(ovoz.jobs.backoff),
         JobsProjection,
         carry_over=_carry_jobs,
+    ),
+    "api_keys": _Spec(
+        lambda _, ds: ApiKeysView(ds),
+        lambda _: ApiKeysInMemory(),
+        ApiKeysProjection,
+        carry_over=_carry_api_keys,
     ),
 }
 

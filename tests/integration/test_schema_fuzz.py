@@ -26,7 +26,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDep
 EXAMPLES = 120  # per run below; five runs, about a minute on two cores
 # deleteAccount would end the fuzzing user's session for every later example; it has
 # tests of its own.
-QUERIES = ["me", "audio", "audios", "auditTrail"]
+QUERIES = ["me", "audio", "audios", "auditTrail", "apiKeys"]
 MUTATIONS = [
     "sendOtp",
     "verifyOtp",
@@ -34,6 +34,8 @@ MUTATIONS = [
     "updateAudio",
     "deleteAudio",
     "retryTranscription",
+    "createApiKey",
+    "revokeApiKey",
 ]
 _HOSTILE = st.text(
     alphabet=st.characters(codec=None, categories=None),  # surrogates and NUL included
