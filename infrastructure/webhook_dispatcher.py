@@ -29,7 +29,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
+import psycopg
 from eventsourcing.application import AggregateNotFoundError
 
 from domain.errors import SubjectErasedError
@@ -44,6 +46,11 @@ from infrastructure.webhook_urls import UrlRules
 log = logging.getLogger("ovoz.webhooks")
 
 _IDLE_POLL = 1.0
+_SAFETY_POLL = 5.0
+_DUE_IN = (
+    "SELECT extract(epoch FROM min(next_attempt_at) - now()) AS wait FROM webhook_messages "
+    "WHERE state = 'pending' AND (lease_expires_at IS NULL OR lease_expires_at < now())"
+)
 _LEASE_MARGIN = 10.0  # seconds a lease outlives the attempt's deadline
 
 
@@ -62,6 +69,12 @@ class DeliveryPolicy:
     def delay(self, attempt: int, draw: Callable[[float, float], float] = random.uniform) -> float:
         base = self.backoff[min(attempt, len(self.backoff)) - 1]
         return draw(0.0, base)
+
+
+def _due_in(conn: psycopg.Connection[Any]) -> float:
+    """Seconds until the next pending, unleased message is due (1 if there is none)."""
+    row = conn.execute(_DUE_IN).fetchone()
+    return _IDLE_POLL if row is None or row[0] is None else float(row[0])
 
 
 def sign(secret: str, message_id: str, timestamp: str, body: bytes) -> str:
@@ -128,11 +141,11 @@ class WebhookDispatcher:
                 if message is not None:
                     self.deliver(message, worker)
                     continue
-                wait = self.outbox.seconds_until_due()
             except Exception:
                 log.exception("webhook dispatcher %s failed; carrying on", worker)
-                wait = _IDLE_POLL
-            self._idle(generation, _IDLE_POLL if wait is None else min(max(wait, 0.01), _IDLE_POLL))
+            # Idle threads take no connection: the listener wakes them (NOTIFY, or a
+            # retry falling due); the timeout is only a safety net.
+            self._idle(generation, _SAFETY_POLL)
 
     def _idle(self, generation: int, seconds: float) -> None:
         with self._wake:
@@ -145,14 +158,21 @@ class WebhookDispatcher:
             self._wake.notify_all()
 
     def _listen(self) -> None:
-        """Wake the threads as soon as messages are queued (PostgreSQL NOTIFY)."""
+        """Wake the threads as soon as messages are queued (PostgreSQL NOTIFY) or a
+        retry falls due (polled on this one connection, so idle threads hold none)."""
         while not self._stopping.is_set():
             try:
                 with self.params.connect() as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
+                    wait = 0.0
                     while not self._stopping.is_set():
-                        for _ in conn.notifies(timeout=1.0, stop_after=1):
+                        for _ in conn.notifies(timeout=wait, stop_after=1):
                             self._poke()
+                        wait = _due_in(conn)
+                        if wait <= 0:
+                            self._poke()
+                            wait = 0.25  # busy threads claim again by themselves
+                        wait = min(wait, _IDLE_POLL)
             except Exception:
                 log.warning("webhook listener lost its connection; reconnecting")
                 self._stopping.wait(1.0)
