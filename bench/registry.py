@@ -22,6 +22,7 @@ from bench.recordings import sign_in as sign_in_sync
 from bench.report import Row, throughput_row
 from bench.servers import ServerProcess
 from bench.signin_abuse import bench_signin_abuse
+from bench.sms_pumping import bench_sms_pumping
 from bench.transcription import bench_engine
 from bench.upload import MIB, measure_upload, write_wav
 from bench.webhooks import bench_webhooks
@@ -161,6 +162,10 @@ def _webhooks(bench: Bench) -> list[Row]:
     return bench_webhooks(bench.db.url)
 
 
+def _sms_pumping(bench: Bench) -> list[Row]:
+    return bench_sms_pumping(bench.db.url)
+
+
 ENTRIES: tuple[Entry, ...] = (
     Entry(
         "signin",
@@ -200,6 +205,12 @@ ENTRIES: tuple[Entry, ...] = (
         "signin-abuse",
         "verifyOtp timing for live vs unknown numbers; `me` latency under a flood",
         _signin_abuse,
+        default=False,
+    ),
+    Entry(
+        "sms-pumping",
+        "SMS one client triggers in an hour to 200 numbers: defaults vs no defences",
+        _sms_pumping,
         default=False,
     ),
     Entry(

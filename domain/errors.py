@@ -13,6 +13,17 @@ class InvalidPhoneNumberError(DomainError):
     code = "INVALID_PHONE_NUMBER"
 
 
+class CountryNotAllowedError(InvalidPhoneNumberError):
+    """A valid mobile number in a region that codes are not sent to (SMS pumping:
+    premium and far-away ranges are where a flood of codes earns a fraudster money).
+    ``allowed`` lists the ISO 3166 codes that codes are sent to."""
+
+    def __init__(self, region: str, allowed: tuple[str, ...]) -> None:
+        super().__init__(f"codes are not sent to numbers in {region}")
+        self.region = region
+        self.allowed = allowed
+
+
 class RateLimitedError(DomainError):
     code = "RATE_LIMITED"
 

@@ -42,3 +42,19 @@ def phone_subject_id(key: bytes, purpose: str, e164: str) -> UUID:
     """
     digest = hmac.new(key, f"{purpose}\x00{e164}".encode(), hashlib.sha256).digest()
     return UUID(bytes=digest[:16], version=4)
+
+
+def region_of(e164: str) -> str:
+    """The ISO 3166 alpha-2 region a normalised number belongs to; ``001`` for the
+    non-geographic ranges (satellite phones +881, international networks +882/+883)."""
+    return phonenumbers.region_code_for_number(phonenumbers.parse(e164)) or "ZZ"
+
+
+def number_block(e164: str) -> str:
+    """The block of 10,000 numbers ``e164`` belongs to: the number less its last 4 digits
+    (``+998901234567`` → ``+99890123``).
+
+    Ranges are sold and pumped by the block, while people who share a block are few; a
+    block names 10,000 people at once, so it is not personal data.
+    """
+    return e164[:-4]

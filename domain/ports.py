@@ -37,6 +37,34 @@ class SmsSender(ABC):
         """Deliver ``message`` or raise :class:`SmsDeliveryError`."""
 
 
+@dataclass(frozen=True)
+class SpentSms:
+    """One SMS counted by an :class:`SmsBudget`: the hourly window it was counted in and
+    the counters it took (opaque to the domain; :meth:`SmsBudget.refund` reads them)."""
+
+    window: datetime
+    counters: tuple[tuple[str, str], ...]
+
+
+class SmsBudget(ABC):
+    """Hourly SMS budgets shared by every API process: per client network, per block of
+    numbers and for the whole service. They bound what one client (or one botnet aiming
+    at one range, or everybody together) can make ovoz text, whichever numbers it picks;
+    the per-number rules of :class:`~domain.identity.OtpChallenge` cannot, since a pump
+    never asks twice for the same number."""
+
+    @abstractmethod
+    def spend(self, client: str | None, phone: str, now: datetime) -> SpentSms:
+        """Count one SMS to ``phone`` (E.164) asked for by ``client`` (its network
+        address; None when unknown) in the window of ``now``. Raises
+        :class:`~domain.errors.RateLimitedError` (with the seconds until the window
+        frees) and counts nothing when any budget is spent; all or nothing."""
+
+    @abstractmethod
+    def refund(self, spent: SpentSms) -> None:
+        """Give back an SMS that was counted but will not be sent (best effort)."""
+
+
 class Clock(ABC):
     """The time source, injected so that expiry and rate rules can be tested."""
 

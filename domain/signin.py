@@ -16,6 +16,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import Mapper, RecordConflictError, Transcoder
 
 from domain.errors import (
+    CountryNotAllowedError,
     InvalidOtpError,
     InvalidPhoneNumberError,
     RateLimitedError,
@@ -24,8 +25,15 @@ from domain.errors import (
     UserNotFoundError,
 )
 from domain.identity import NoLiveCodeError, OtpChallenge, OtpRules, Role, User
-from domain.phone import normalise_mobile, phone_subject_id
-from domain.ports import Clock, SecretHasher, SmsDeliveryError, SmsMessage, SmsSender
+from domain.phone import normalise_mobile, phone_subject_id, region_of
+from domain.ports import (
+    Clock,
+    SecretHasher,
+    SmsBudget,
+    SmsDeliveryError,
+    SmsMessage,
+    SmsSender,
+)
 
 _T = TypeVar("_T")
 MapperFactory = Callable[[Transcoder], Mapper[UUID]]
@@ -59,7 +67,13 @@ class SignedIn:
 
 @dataclass(frozen=True)
 class IdentityServices:
-    """What the identity use cases need from the outside world."""
+    """What the identity use cases need from the outside world.
+
+    ``allowed_countries``: the ISO 3166 regions codes are texted to (None: any);
+    ``sms_budget``: the hourly budgets every SMS is counted against (None: none).
+    Test numbers (``test_codes``) are explicit configuration, refused in production:
+    they are exempt from both.
+    """
 
     clock: Clock
     hasher: SecretHasher
@@ -69,6 +83,8 @@ class IdentityServices:
     default_region: str = "UZ"
     test_codes: Mapping[str, str] | None = None
     admin_phones: Iterable[str] = ()
+    allowed_countries: frozenset[str] | None = None
+    sms_budget: SmsBudget | None = None
 
 
 class Identity(Application[UUID]):
@@ -106,12 +122,23 @@ class Identity(Application[UUID]):
 
         ``client`` is the caller's network address (None when unknown): codes count per
         number and client, so that one client asking for codes cannot use up another's.
+
+        A number outside the allowed countries is refused before anything is read or
+        written. The SMS budgets (see :meth:`_open_code`) are spent only by a request
+        that the number's own rules let through, so a refusal by the cooldown costs the
+        client nothing.
         """
         s = self.services
         phone = normalise_mobile(raw_phone, s.default_region)
-        code = self._test_codes.get(phone) or _new_code()
+        test_code = self._test_codes.get(phone)
+        if test_code is None:
+            self._check_destination(phone)
+        code = test_code or _new_code()
+        budget = None if test_code is not None else s.sms_budget
         try:
-            code_id = _retry_on_conflict(lambda: self._open_code(phone, code, client), _SEND_TRIES)
+            code_id = _retry_on_conflict(
+                lambda: self._open_code(phone, code, client, budget), _SEND_TRIES
+            )
         except RecordConflictError:
             # Other requests and guesses kept writing this number's challenge between our
             # read and our write: a burst, refused like a burst of guesses.
@@ -135,6 +162,9 @@ class Identity(Application[UUID]):
         """
         try:
             phone = normalise_mobile(raw_phone, self.services.default_region)
+            if phone not in self._test_codes:
+                # No code can have gone there: answered as a number that never asked.
+                self._check_destination(phone)
         except InvalidPhoneNumberError:
             self._spend_decoy_check(code)
             raise InvalidOtpError("invalid phone number") from None
@@ -170,12 +200,40 @@ class Identity(Application[UUID]):
 
     # -- internals -----------------------------------------------------------------------
 
-    def _open_code(self, phone: str, code: str, client: str | None) -> UUID:
+    def _check_destination(self, phone: str) -> None:
+        allowed = self.services.allowed_countries
+        if allowed is None:
+            return
+        region = region_of(phone)
+        if region not in allowed:
+            raise CountryNotAllowedError(region, tuple(sorted(allowed)))
+
+    def _open_code(
+        self, phone: str, code: str, client: str | None, budget: SmsBudget | None
+    ) -> UUID:
+        """Record a fresh code for ``phone``, its SMS counted against ``budget``.
+
+        The number's rules judge first: a request they refuse (cooldown, the client's or
+        the number's hourly codes) spends no budget, so nobody's IP or range budget is
+        used up by asks that never become an SMS. The budget is spent before the code is
+        saved, so a request it refuses leaves no trace in the log either; a code that is
+        then not saved (a concurrent request won the challenge) gives its SMS back.
+        An SMS the gateway fails to deliver is *not* given back: a timed-out send may
+        still have gone out and been billed, and an outage must not let a flood through
+        faster once it ends.
+        """
         s = self.services
+        now = s.clock.now()
         challenge = self._challenge_for(phone)
         tag = client_tag(s.phone_hmac_key, challenge.id, client)
-        code_id = challenge.request_code(code, s.hasher, s.clock.now(), s.rules, tag)
-        self.save(challenge)
+        code_id = challenge.request_code(code, s.hasher, now, s.rules, tag)
+        spent = budget.spend(client, phone, now) if budget is not None else None
+        try:
+            self.save(challenge)
+        except Exception:
+            if budget is not None and spent is not None:
+                budget.refund(spent)
+            raise
         return code_id
 
     def _cancel_code(self, phone: str, code_id: UUID) -> None:
@@ -275,12 +333,15 @@ def client_tag(key: bytes, challenge_id: UUID, address: str | None) -> str | Non
     if not address:
         return None
     digest = hmac.new(
-        key, b"otp-client\x00" + challenge_id.bytes + _client_network(address), hashlib.sha256
+        key, b"otp-client\x00" + challenge_id.bytes + client_network(address), hashlib.sha256
     )
     return digest.hexdigest()[:_CLIENT_TAG_HEX]
 
 
-def _client_network(address: str) -> bytes:
+def client_network(address: str) -> bytes:
+    """The network a client address counts as: IPv4 by address, IPv6 by /64 (an
+    IPv4-mapped address as its IPv4), anything else (a test client, a socket path) by
+    its text."""
     try:
         ip = ipaddress.ip_address(address.strip())
     except ValueError:  # not an IP: a test client, a socket path

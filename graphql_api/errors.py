@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from graphql_api.identity.countries import country_names
 from graphql_api.messages import message
 
 
@@ -15,7 +16,16 @@ class Error:
 
 @strawberry.type
 class InvalidPhoneNumber(Error):
-    pass
+    reason: str = strawberry.field(
+        default="NOT_A_MOBILE_NUMBER",
+        description="NOT_A_MOBILE_NUMBER, or COUNTRY_NOT_ALLOWED: a valid mobile number in a "
+        "country that codes are not texted to (see allowedCountries).",
+    )
+    allowed_countries: list[str] | None = strawberry.field(
+        default=None,
+        description="With COUNTRY_NOT_ALLOWED: the ISO 3166 codes of the countries codes "
+        "are texted to.",
+    )
 
 
 @strawberry.type
@@ -36,6 +46,17 @@ class InvalidOtp(Error):
 def invalid_phone_number(locale: str) -> InvalidPhoneNumber:
     code = "INVALID_PHONE_NUMBER"
     return InvalidPhoneNumber(code=code, message=message(code, locale))
+
+
+def country_not_allowed(locale: str, allowed: tuple[str, ...]) -> InvalidPhoneNumber:
+    """A valid number in a country codes are not texted to: the message names where
+    they are."""
+    return InvalidPhoneNumber(
+        code="INVALID_PHONE_NUMBER",
+        message=message("COUNTRY_NOT_ALLOWED", locale, countries=country_names(allowed, locale)),
+        reason="COUNTRY_NOT_ALLOWED",
+        allowed_countries=list(allowed),
+    )
 
 
 def rate_limited(locale: str, retry_after: int) -> RateLimited:

@@ -11,6 +11,14 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "en": "That is not a valid mobile number. Enter it like +998901234567.",
         "ru": "Неверный номер телефона. Введите мобильный номер в виде +998901234567.",
     },
+    "COUNTRY_NOT_ALLOWED": {
+        "uz": "Bu mamlakat raqamlariga kod yuborilmaydi. Kodlar faqat quyidagi "
+        "raqamlarga yuboriladi: {countries}.",
+        "en": "Codes are not sent to numbers in that country. They are sent only to "
+        "numbers in: {countries}.",
+        "ru": "На номера этой страны коды не отправляются. Коды отправляются только на "
+        "номера: {countries}.",
+    },
     "RATE_LIMITED": {
         "uz": "Juda ko'p urinish. {retry_after} soniyadan keyin qayta urinib ko'ring.",
         "en": "Too many attempts. Try again in {retry_after} s.",

@@ -44,6 +44,7 @@ from infrastructure.live import AudioEventsHub
 from infrastructure.projection_runner import LogSource, SupervisedProjection
 from infrastructure.quota import UploadClaims, create_claims_table
 from infrastructure.sms import ConsoleSms, EskizSms
+from infrastructure.sms_budget import PostgresSmsBudget
 from infrastructure.tokens import Tokens
 from infrastructure.views.api_keys import ApiKeysView
 from infrastructure.views.audios import AudiosView
@@ -349,6 +350,8 @@ def bootstrap(
         keys = KeyStore(datastore, settings.master_key, settings.previous_master_keys)
         keys.create_table()
         clock = clock or SystemClock()
+        sms_budget = PostgresSmsBudget(datastore, settings.phone_hmac_key, settings.sms_budgets)
+        sms_budget.create_table()
         identity = Identity(
             IdentityServices(
                 clock=clock,
@@ -361,6 +364,8 @@ def bootstrap(
                 default_region=settings.default_region,
                 test_codes=settings.otp_test_numbers,
                 admin_phones=settings.admin_phone_numbers,
+                allowed_countries=settings.sms_allowed_countries,
+                sms_budget=sms_budget,
             ),
             env=params.eventsourcing_env(),
             mapper_factory=lambda t: SubjectEncryptingMapper(t, keys),

@@ -16,8 +16,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import phonenumbers
+
 from domain.errors import InvalidPhoneNumberError
-from domain.phone import normalise_mobile
+from domain.phone import normalise_mobile, region_of
 from infrastructure.hashing import usable_cpus
 
 PRODUCTION = "production"
@@ -59,6 +61,17 @@ class WebhookSettings:
 
 
 @dataclass(frozen=True)
+class SmsBudgets:
+    """Hourly SMS budgets shared by every API process (see infrastructure.sms_budget);
+    0 turns one off. ``per_client`` counts by IP address (IPv6 by /64), ``per_block`` by
+    block of 10,000 numbers (the number less its last 4 digits), ``total`` everything."""
+
+    per_client: int = 20
+    per_block: int = 10
+    total: int = 1000
+
+
+@dataclass(frozen=True)
 class EskizSettings:
     """Credentials of the Eskiz.uz SMS gateway."""
 
@@ -87,6 +100,8 @@ class Settings:
     sms_backend: str = "console"
     eskiz: EskizSettings | None = None
     otp: OtpPolicy = field(default_factory=OtpPolicy)
+    sms_allowed_countries: frozenset[str] | None = frozenset({"UZ"})  # None: any
+    sms_budgets: SmsBudgets = field(default_factory=SmsBudgets)
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
     argon2_max_concurrency: int = 1
     otp_test_numbers: Mapping[str, str] = field(default_factory=dict)
@@ -170,6 +185,12 @@ class Settings:
                 verify_floor_seconds=_seconds_within(e, "OTP_VERIFY_FLOOR_SECONDS", 0.25, 10.0),
             ),
             webhooks=_webhook_settings(e),
+            sms_allowed_countries=_countries(e.get("SMS_ALLOWED_COUNTRIES", "")),
+            sms_budgets=SmsBudgets(
+                per_client=_limit(e, "SMS_MAX_PER_IP_PER_HOUR", 20),
+                per_block=_limit(e, "SMS_MAX_PER_PREFIX_PER_HOUR", 10),
+                total=_limit(e, "SMS_MAX_PER_HOUR", 1000),
+            ),
             argon2_max_concurrency=_int(e, "ARGON2_MAX_CONCURRENCY", _default_argon2_slots()),
             otp_test_numbers=_test_numbers(e.get("OTP_TEST_NUMBERS", ""), region),
             admin_phone_numbers=frozenset(
@@ -226,6 +247,7 @@ class Settings:
                 f"WHISPER_BATCHED must be auto, on or off, not {self.whisper_batched!r}"
             )
         self._check_quotas()
+        self._check_admins_reachable()
         if self.otp.max_consecutive_failures <= self.otp.max_failures:
             # Else one client's failures alone would lock the number for everyone.
             raise ConfigError(
@@ -244,6 +266,18 @@ class Settings:
             raise ConfigError("OTP_TEST_NUMBERS must be empty in production")
         if self.sms_backend == "console":
             raise ConfigError("SMS_BACKEND=console only logs codes; choose a real gateway")
+
+    def _check_admins_reachable(self) -> None:
+        # An admin whose codes may not be texted could never sign in.
+        allowed = self.sms_allowed_countries
+        if allowed is None:
+            return
+        for phone in sorted(self.admin_phone_numbers):
+            if region_of(phone) not in allowed:
+                raise ConfigError(
+                    f"ADMIN_PHONE_NUMBERS: {phone} is in {region_of(phone)}, which "
+                    f"SMS_ALLOWED_COUNTRIES ({','.join(sorted(allowed))}) does not allow"
+                )
 
     def _check_quotas(self) -> None:
         # A quota below the per-file limit would refuse, forever, a file that every other
@@ -381,6 +415,21 @@ def _webhook_settings(e: Mapping[str, str]) -> WebhookSettings:
     )
 
 
+def _countries(raw: str) -> frozenset[str] | None:
+    """``SMS_ALLOWED_COUNTRIES``: ISO 3166 alpha-2 codes (``UZ`` when unset or empty), or
+    ``*`` alone for any country, satellite and international ranges included."""
+    entries = [part.upper() for part in _split(raw)] or ["UZ"]
+    if entries == ["*"]:
+        return None
+    unknown = [c for c in entries if c not in phonenumbers.SUPPORTED_REGIONS]
+    if unknown:
+        raise ConfigError(
+            "SMS_ALLOWED_COUNTRIES is comma-separated ISO 3166 alpha-2 codes (UZ,KZ) or * "
+            f"alone for any, not {', '.join(repr(c) for c in unknown)}"
+        )
+    return frozenset(entries)
+
+
 def _split(raw: str) -> list[str]:
     return [part.strip() for part in raw.split(",") if part.strip()]
 
@@ -428,6 +477,20 @@ def _default_argon2_slots() -> int:
     """One argon2 computation per usable CPU but one: that one is left to the event loop
     and PostgreSQL, so that a sign-in flood slows reads down instead of starving them."""
     return max(1, usable_cpus() - 1)
+
+
+def _limit(e: Mapping[str, str], name: str, default: int) -> int:
+    """A count that 0 turns off."""
+    raw = e.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer (0: off), not {raw!r}") from None
+    if value < 0:
+        raise ConfigError(f"{name} must be 0 (off) or more, not {value}")
+    return value
 
 
 def _int(e: Mapping[str, str], name: str, default: int) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from domain.errors import (
+    CountryNotAllowedError,
     InvalidOtpError,
     InvalidPhoneNumberError,
     RateLimitedError,
@@ -13,6 +14,7 @@ from domain.errors import (
 from domain.signin import CodeSent, SignedIn
 from graphql_api.context import Context, Info
 from graphql_api.errors import (
+    country_not_allowed,
     invalid_otp,
     invalid_phone_number,
     rate_limited,
@@ -31,6 +33,8 @@ class IdentityMutation:
             sent: CodeSent = await services.signin.run(
                 services.identity.send_code, phone_number, _client_address(info.context)
             )
+        except CountryNotAllowedError as e:
+            return country_not_allowed(locale, e.allowed)
         except InvalidPhoneNumberError:
             return invalid_phone_number(locale)
         except RateLimitedError as e:

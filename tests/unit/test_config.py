@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from infrastructure.config import ConfigError, Settings
+from infrastructure.config import ConfigError, Settings, SmsBudgets
 from infrastructure.hashing import usable_cpus
 
 SECRET_NAMES = ("JWT_SECRET", "OTP_PEPPER", "PHONE_HMAC_KEY", "MASTER_KEY")
@@ -472,3 +472,60 @@ def test_two_secrets_with_one_value_are_refused(tmp_path: Path) -> None:
         ConfigError, match="JWT_SECRET, OTP_PEPPER must each have a value of its own"
     ):
         Settings.from_env(env)
+
+
+# -- SMS pumping: destinations and budgets ---------------------------------------------------
+
+
+def test_codes_go_to_uzbek_numbers_within_hourly_budgets_by_default(tmp_path: Path) -> None:
+    settings = Settings.from_env(dev_env(tmp_path))
+    assert settings.sms_allowed_countries == frozenset({"UZ"})
+    assert settings.sms_budgets == SmsBudgets(per_client=20, per_block=10, total=1000)
+
+
+def test_sms_destinations_and_budgets_are_read_from_the_environment(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        dev_env(
+            tmp_path,
+            SMS_ALLOWED_COUNTRIES=" uz, KZ ,kg,",
+            SMS_MAX_PER_IP_PER_HOUR="12",
+            SMS_MAX_PER_PREFIX_PER_HOUR="0",
+            SMS_MAX_PER_HOUR="5000",
+        )
+    )
+    assert settings.sms_allowed_countries == frozenset({"UZ", "KZ", "KG"})
+    assert settings.sms_budgets == SmsBudgets(per_client=12, per_block=0, total=5000)
+
+
+def test_a_star_alone_allows_every_country_and_an_empty_list_the_default(
+    tmp_path: Path,
+) -> None:
+    assert (
+        Settings.from_env(dev_env(tmp_path, SMS_ALLOWED_COUNTRIES="*")).sms_allowed_countries
+        is None
+    )
+    empty = Settings.from_env(dev_env(tmp_path, SMS_ALLOWED_COUNTRIES=" "))
+    assert empty.sms_allowed_countries == frozenset({"UZ"})
+
+
+@pytest.mark.parametrize("raw", ["UZB", "Uzbekistan", "XX", "*,UZ", "998", "U Z"])
+def test_a_country_that_is_not_an_iso_code_is_refused(tmp_path: Path, raw: str) -> None:
+    with pytest.raises(ConfigError, match="SMS_ALLOWED_COUNTRIES"):
+        Settings.from_env(dev_env(tmp_path, SMS_ALLOWED_COUNTRIES=raw))
+
+
+@pytest.mark.parametrize(
+    "name", ["SMS_MAX_PER_IP_PER_HOUR", "SMS_MAX_PER_PREFIX_PER_HOUR", "SMS_MAX_PER_HOUR"]
+)
+@pytest.mark.parametrize("raw", ["-1", "ten", "1.5", "1e3"])
+def test_an_sms_budget_that_is_not_a_count_is_refused(tmp_path: Path, name: str, raw: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_env(dev_env(tmp_path, **{name: raw}))
+
+
+def test_an_admin_whose_country_codes_are_not_sent_to_is_refused(tmp_path: Path) -> None:
+    """Else the admin could never sign in, and nothing would say why."""
+    with pytest.raises(ConfigError, match=r"ADMIN_PHONE_NUMBERS: \+77012345678 is in KZ"):
+        Settings.from_env(dev_env(tmp_path, ADMIN_PHONE_NUMBERS="+77012345678"))
+    allowed = dev_env(tmp_path, ADMIN_PHONE_NUMBERS="+77012345678", SMS_ALLOWED_COUNTRIES="UZ,KZ")
+    assert Settings.from_env(allowed).admin_phone_numbers == frozenset({"+77012345678"})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from graphql_api.identity.countries import country_name, country_names
 from graphql_api.messages import DEFAULT_LOCALE, message, negotiate_locale
 
 
@@ -124,3 +125,21 @@ def test_retry_after_reads_right_for_one_second_and_many(locale: str) -> None:
     assert "1 " in one
     assert "3292 " in many
     assert "seconds" not in one
+
+
+def test_the_refused_country_message_names_where_codes_go_in_each_language() -> None:
+    texts = {
+        locale: message(
+            "COUNTRY_NOT_ALLOWED", locale, countries=country_names(("KZ", "UZ"), locale)
+        )
+        for locale in ("uz", "en", "ru")
+    }
+    assert len(set(texts.values())) == 3
+    assert "Qozog'iston (+7), O'zbekiston (+998)" in texts["uz"]
+    assert "Kazakhstan (+7), Uzbekistan (+998)" in texts["en"]
+    assert "Казахстан (+7), Узбекистан (+998)" in texts["ru"]
+
+
+def test_a_country_without_an_uzbek_name_is_named_in_english_there() -> None:
+    assert country_name("DE", "uz") == "Germany (+49)"
+    assert country_name("DE", "ru") == "Германия (+49)"
