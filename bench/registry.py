@@ -19,6 +19,7 @@ from bench.harness import EDITOR, LISTENER, READER, UPLOADER, Bench, free_port
 from bench.live import bench_delivery, bench_rebuild
 from bench.recordings import MAX_EXECUTED, SEED_ROWS, WARM_SKIP, Audios, Edits, seed_audios
 from bench.recordings import sign_in as sign_in_sync
+from bench.refresh import REFRESHERS, baseline_lanes, ovoz_lanes, refresh_baseline, refresh_ovoz
 from bench.report import Row, throughput_row
 from bench.servers import ServerProcess
 from bench.signin_abuse import bench_signin_abuse
@@ -152,18 +153,36 @@ def _live(bench: Bench) -> list[Row]:
     return bench_delivery(bench.db.url) + bench_rebuild(bench.db.url)
 
 
+def _refresh(bench: Bench) -> list[Row]:
+    api, db, o = bench.api(), bench.db, bench.options
+    count = min(len(REFRESHERS), max(o.concurrency, 1))
+    lanes = ovoz_lanes(api.ovoz.url, count)
+    base_lanes = baseline_lanes(db.url, db.schema, count)
+    rates = bench.pair(
+        (api.ovoz.url, refresh_ovoz(lanes)),
+        (api.base.url, refresh_baseline(base_lanes)),
+        10**6,
+        50,
+    )
+    note = (
+        f"{count} sessions, each refreshed by one request at a time; ovoz loads the session "
+        "from the identity log, appends SessionRefreshed, signs the JWT (no read-your-writes wait)"
+    )
+    return [throughput_row("refreshSession (rotate) vs one-row read + write", *rates, note=note)]
+
+
 def _signin_abuse(bench: Bench) -> list[Row]:
     # A server of its own on a schema of its own: the flood must not share the other
     # entries' server, and their sign-ins must not share its numbers.
     return bench_signin_abuse(bench.options.database_url, bench.options.quick)
 
 
-def _webhooks(bench: Bench) -> list[Row]:
-    return bench_webhooks(bench.db.url)
-
-
 def _sms_pumping(bench: Bench) -> list[Row]:
     return bench_sms_pumping(bench.db.url)
+
+
+def _webhooks(bench: Bench) -> list[Row]:
+    return bench_webhooks(bench.db.url)
 
 
 ENTRIES: tuple[Entry, ...] = (
@@ -181,6 +200,12 @@ ENTRIES: tuple[Entry, ...] = (
         shares_servers=True,
     ),
     Entry("edit", "updateAudio vs a JWT check and one INSERT", _edit, shares_servers=True),
+    Entry(
+        "refresh",
+        "refreshSession (rotation) vs a bare one-row read and write",
+        _refresh,
+        shares_servers=True,
+    ),
     Entry("upload", "server peak RSS while a large WAV streams in vs the same idle", _upload),
     Entry("e2e", "upload→COMPLETED through ovoz serve vs bare faster-whisper", _e2e),
     Entry(

@@ -29,6 +29,7 @@ class AccountErasure:
         recordings: Recordings,
         keys: SubjectKeys,
         recordings_of: Callable[[UUID], list[UUID]],
+        sessions_of: Callable[[UUID], list[UUID]] | None = None,
         *,
         api_keys_of: Callable[[UUID], list[UUID]] | None = None,
         webhooks: Webhooks | None = None,
@@ -37,15 +38,19 @@ class AccountErasure:
         self.recordings = recordings
         self.keys = keys
         self.recordings_of = recordings_of
+        self.sessions_of = sessions_of
         self.api_keys_of = api_keys_of
         self.webhooks = webhooks
 
     def delete_account(self, principal: Principal) -> int:
         """Returns the identity log position of the deletion."""
+        # Sessions (their devices and addresses are personal data) are listed before the
+        # deletion is recorded: the sessions view forgets the user's rows once it is.
+        sessions = [] if self.sessions_of is None else self.sessions_of(principal.user_id)
         # API keys likewise (the api_keys view drops them on the deletion).
         api_keys = [] if self.api_keys_of is None else self.api_keys_of(principal.user_id)
         subjects, position = self.identity.delete_account(principal.user_id, principal.user_id)
-        self.keys.destroy([*subjects, *api_keys])
+        self.keys.destroy([*subjects, *sessions, *api_keys])
         if self.webhooks is not None:  # before the recordings: no audio.deleted goes out
             self.webhooks.erase_owner(principal.user_id)
         owner = Principal(user_id=principal.user_id, role=principal.role, expires_at=0)

@@ -20,11 +20,13 @@ from domain.accounts import AccountErasure
 from domain.api_keys import NewKey
 from domain.identity import Role
 from domain.recordings_app import Recordings, Written
+from domain.sessions import Sessions
 from domain.signin import Identity
 from domain.webhooks import Webhooks
 from graphql_api.identity.pacing import SignInPacing
 from projections.api_keys import ApiKeyRow
 from projections.audios import AudioReads
+from projections.sessions import SessionReads
 from projections.users import UserReads
 from projections.webhooks import DeliveryReads, WebhookReads
 
@@ -54,6 +56,7 @@ class CallerCheck(Protocol):
     def peek(self, claimed: Principal) -> tuple[bool, Principal | None]: ...
     def check(self, claimed: Principal) -> Principal | None: ...
     def forget(self, user_id: UUID) -> None: ...
+    def session_ended(self, session_id: UUID) -> None: ...
 
 
 class ApiKeyAccess(Protocol):
@@ -67,7 +70,7 @@ class ApiKeyAccess(Protocol):
 
 
 class TokenService(Protocol):
-    def issue(self, user_id: UUID, role: Role) -> IssuedToken: ...
+    def issue(self, user_id: UUID, role: Role, session_id: UUID) -> IssuedToken: ...
     def verify(self, token: str) -> Principal | None: ...
 
 
@@ -97,6 +100,9 @@ class Services:
     # (format, text, segments, extra JSON fields) -> the transcript file's text
     render_transcript: Callable[[str, str, list[dict[str, Any]], dict[str, Any]], str]
     wait_for: Callable[[str, int], bool]  # read-your-writes: (application, position)
+    sessions: Sessions
+    session_reads: SessionReads
+    sessions_of: Callable[[UUID], list[UUID]]  # every session of a user, up to the head
     signin: SignInPacing = field(default_factory=SignInPacing)  # sign-in threads, timing
     api_keys: ApiKeyAccess | None = None  # None: no key is accepted
     webhooks: WebhookServices | None = None  # None: the webhook fields answer INTERNAL

@@ -44,6 +44,16 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "en": "This key is not allowed to do that.",
         "ru": "Этот ключ не даёт права на это действие.",
     },
+    "INVALID_SESSION": {
+        "uz": "Seans tugagan yoki yaroqsiz. Qaytadan tizimga kiring.",
+        "en": "The session has ended or is not valid. Sign in again.",
+        "ru": "Сеанс завершён или недействителен. Войдите снова.",
+    },
+    "SESSION_NOT_FOUND": {
+        "uz": "Seans topilmadi.",
+        "en": "No such session.",
+        "ru": "Сеанс не найден.",
+    },
     "NOT_FOUND": {
         "uz": "Yozuv topilmadi.",
         "en": "No such recording.",
@@ -154,6 +164,26 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "en": "The request arrived too slowly. Check the connection and send it again.",
         "ru": "Запрос поступал слишком медленно. Проверьте соединение и отправьте снова.",
     },
+    "INVALID_API_KEY_NAME": {
+        "uz": "Kalit nomi 1 dan {max} tagacha belgidan iborat bo'lsin.",
+        "en": "A key's name must be 1 to {max} characters long.",
+        "ru": "Имя ключа должно содержать от 1 до {max} символов.",
+    },
+    "INVALID_API_KEY_SCOPES": {
+        "uz": "Kalit uchun kamida bitta ruxsat (scope) tanlang.",
+        "en": "Choose at least one scope for the key.",
+        "ru": "Выберите для ключа хотя бы одну область доступа (scope).",
+    },
+    "API_KEY_LIMIT_REACHED": {
+        "uz": "Sizda allaqachon {limit} ta faol kalit bor. Avval keraksizini bekor qiling.",
+        "en": "You already have {limit} live keys. Revoke one you no longer need first.",
+        "ru": "У вас уже {limit} действующих ключей. Сначала отзовите ненужный.",
+    },
+    "API_KEY_NOT_FOUND": {
+        "uz": "Kalit topilmadi.",
+        "en": "No such key.",
+        "ru": "Ключ не найден.",
+    },
     "INVALID_WEBHOOK_URL": {
         "uz": "Bu manzilga webhook yuborib bo'lmaydi ({reason}). Ochiq internetdagi https "
         "manzilini kiriting.",
@@ -177,26 +207,6 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "uz": "Webhook topilmadi.",
         "en": "No such webhook.",
         "ru": "Вебхук не найден.",
-    },
-    "INVALID_API_KEY_NAME": {
-        "uz": "Kalit nomi 1 dan {max} tagacha belgidan iborat bo'lsin.",
-        "en": "A key's name must be 1 to {max} characters long.",
-        "ru": "Имя ключа должно содержать от 1 до {max} символов.",
-    },
-    "INVALID_API_KEY_SCOPES": {
-        "uz": "Kalit uchun kamida bitta ruxsat (scope) tanlang.",
-        "en": "Choose at least one scope for the key.",
-        "ru": "Выберите для ключа хотя бы одну область доступа (scope).",
-    },
-    "API_KEY_LIMIT_REACHED": {
-        "uz": "Sizda allaqachon {limit} ta faol kalit bor. Avval keraksizini bekor qiling.",
-        "en": "You already have {limit} live keys. Revoke one you no longer need first.",
-        "ru": "У вас уже {limit} действующих ключей. Сначала отзовите ненужный.",
-    },
-    "API_KEY_NOT_FOUND": {
-        "uz": "Kalit topilmadi.",
-        "en": "No such key.",
-        "ru": "Ключ не найден.",
     },
     "INTERNAL": {
         "uz": "Kutilmagan xato yuz berdi. So'rov raqami: {request_id}.",

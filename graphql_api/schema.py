@@ -25,6 +25,7 @@ from graphql_api.identity.account import AccountMutation
 from graphql_api.identity.api_keys import ApiKeyMutation, ApiKeyQuery
 from graphql_api.identity.mutations import IdentityMutation
 from graphql_api.identity.queries import IdentityQuery
+from graphql_api.identity.sessions import SessionMutation, SessionQuery
 from graphql_api.limits import QueryLimits, query_limits_rule
 from graphql_api.messages import message
 from graphql_api.recordings.audit import AuditQuery
@@ -49,7 +50,7 @@ LIMITS = QueryLimits(
 
 
 @strawberry.type
-class Query(IdentityQuery, RecordingsQuery, AuditQuery, WebhookQuery, ApiKeyQuery):
+class Query(IdentityQuery, SessionQuery, RecordingsQuery, AuditQuery, ApiKeyQuery, WebhookQuery):
     pass
 
 
@@ -60,7 +61,12 @@ class Subscription(RecordingsSubscription):
 
 @strawberry.type
 class Mutation(
-    IdentityMutation, RecordingsMutation, AccountMutation, WebhookMutation, ApiKeyMutation
+    IdentityMutation,
+    SessionMutation,
+    RecordingsMutation,
+    AccountMutation,
+    ApiKeyMutation,
+    WebhookMutation,
 ):
     pass
 

@@ -25,6 +25,7 @@ from domain.identity import OtpRules
 from domain.ports import Clock, SmsSender
 from domain.quota import UploadQuota
 from domain.recordings_app import Recordings
+from domain.sessions import SessionRules, Sessions
 from domain.signin import Identity, IdentityServices
 from domain.webhooks import WebhookOwners, Webhooks
 from graphql_api.context import Services, WebhookServices
@@ -43,12 +44,14 @@ from infrastructure.intake import AudioIntake
 from infrastructure.live import AudioEventsHub
 from infrastructure.projection_runner import LogSource, SupervisedProjection
 from infrastructure.quota import UploadClaims, create_claims_table
+from infrastructure.session_notices import follow_ended_sessions
 from infrastructure.sms import ConsoleSms, EskizSms
 from infrastructure.sms_budget import PostgresSmsBudget
 from infrastructure.tokens import Tokens
 from infrastructure.views.api_keys import ApiKeysView
 from infrastructure.views.audios import AudiosView
 from infrastructure.views.jobs import JobsView
+from infrastructure.views.sessions import SessionsView
 from infrastructure.views.users import UsersView
 from infrastructure.views.webhooks import WebhooksView
 from infrastructure.webhook_dispatcher import DeliveryPolicy, WebhookDispatcher
@@ -58,6 +61,7 @@ from infrastructure.worker import Engine, TranscriptionWorker
 from projections.api_keys import ApiKeysProjection
 from projections.audios import AudiosProjection
 from projections.jobs import JobsProjection
+from projections.sessions import SessionsProjection
 from projections.users import UsersProjection
 from projections.webhooks import WebhooksProjection
 
@@ -82,6 +86,7 @@ class Ovoz:
     users: UsersView
     audios: AudiosView
     jobs: JobsView
+    sessions_view: SessionsView
     projections: dict[str, SupervisedProjection] = field(default_factory=dict)
     workers: list[TranscriptionWorker] = field(default_factory=list)
 
@@ -95,7 +100,21 @@ class Ovoz:
     @cached_property
     def callers(self) -> Callers:
         """Who each token's holder is now (accounts alive, current roles)."""
-        return Callers(self.users, self.settings.admin_phone_numbers)
+        return Callers(
+            self.users,
+            self.settings.admin_phone_numbers,
+            token_lifetime=float(self.settings.jwt_ttl_seconds),
+        )
+
+    @cached_property
+    def sessions(self) -> Sessions:
+        """Sessions started by sign-ins, kept going by refresh tokens."""
+        s = self.settings
+        rules = SessionRules(
+            idle_timeout=timedelta(seconds=s.session_idle_seconds),
+            max_lifetime=timedelta(seconds=s.session_max_seconds),
+        )
+        return Sessions(self.identity, self.clock, rules)
 
     @cached_property
     def api_keys(self) -> ApiKeyRegistry:
@@ -116,8 +135,9 @@ class Ovoz:
             self.recordings,
             self.keys,
             self.recordings_of,
-            webhooks=self.webhooks,
+            sessions_of=self.sessions_of,
             api_keys_of=self.api_keys.ids_of,
+            webhooks=self.webhooks,
         )
 
     @cached_property
@@ -141,6 +161,21 @@ class Ovoz:
             daemon=True,
         )
         thread.start()
+        # An ended session's access tokens stop working here as soon as it ends anywhere.
+        sessions = threading.Thread(
+            target=follow_ended_sessions,
+            args=(
+                self.params,
+                self.sessions_view,
+                self.callers,
+                self.clock,
+                timedelta(seconds=self.settings.jwt_ttl_seconds),
+                self._stopping,
+            ),
+            name="ended-sessions",
+            daemon=True,
+        )
+        sessions.start()
 
     def start_projections(self) -> None:
         for projection in self.projections.values():
@@ -237,6 +272,14 @@ class Ovoz:
             raise TimeoutError("the audios read model is not keeping up")
         return self.audios.ids_of(owner_id)
 
+    def sessions_of(self, user_id: UUID) -> list[UUID]:
+        """Every session of ``user_id`` started so far (waits for the sessions view to
+        reach the head of the identity log)."""
+        head = self.identity.recorder.max_notification_id() or 0
+        if not self.projections["sessions"].wait(head, self.settings.read_your_writes_timeout * 6):
+            raise TimeoutError("the sessions read model is not keeping up")
+        return [row.id for row in self.sessions_view.of_user(user_id)]
+
     def wait_for(self, application: str, position: int) -> bool:
         """Read-your-writes: wait (bounded) until every view of ``application`` has
         processed ``position``."""
@@ -277,6 +320,9 @@ def services_of(ovoz: Ovoz) -> Services:
         live=ovoz.live,
         render_transcript=lambda fmt, text, segments, extra: render(fmt, text, segments, **extra),
         wait_for=ovoz.wait_for,
+        sessions=ovoz.sessions,
+        session_reads=ovoz.sessions_view,
+        sessions_of=ovoz.sessions_of,
         api_keys=ovoz.api_keys,
         signin=_signin_pacing(ovoz.settings),
         webhooks=WebhookServices(ovoz.webhooks, ovoz.webhook_view, ovoz.webhook_outbox),
@@ -387,6 +433,8 @@ def bootstrap(
         users.create_table()
         api_key_rows = ApiKeysView(read_models)
         api_key_rows.create_table()
+        sessions_view = SessionsView(read_models)
+        sessions_view.create_table()
         audios = AudiosView(read_models)
         audios.create_table()
         create_claims_table(read_models)  # beside audios: uploads admitted, not yet shown
@@ -422,11 +470,15 @@ def bootstrap(
             settings.jwt_ttl_seconds,
         ),
         users=users,
+        sessions_view=sessions_view,
     )
     ovoz.start_key_listener()
     identity_log = _log_source(identity, keys)
     recordings_log = _log_source(recordings, keys)
     ovoz.projections["users"] = SupervisedProjection(identity_log, UsersProjection(users))
+    ovoz.projections["sessions"] = SupervisedProjection(
+        identity_log, SessionsProjection(sessions_view)
+    )
     ovoz.projections["api_keys"] = SupervisedProjection(
         identity_log, ApiKeysProjection(api_key_rows)
     )

@@ -94,7 +94,9 @@ class Settings:
     phone_hmac_key: bytes
     master_key: bytes
     previous_master_keys: tuple[bytes, ...] = ()
-    jwt_ttl_seconds: int = 3600
+    jwt_ttl_seconds: int = 900  # the access token; sessions last longer (below)
+    session_idle_seconds: int = 30 * 86400
+    session_max_seconds: int = 90 * 86400
     jwt_issuer: str = "ovoz"
     jwt_audience: str = "ovoz-api"
     sms_backend: str = "console"
@@ -169,7 +171,9 @@ class Settings:
             previous_master_keys=tuple(
                 k.encode() for k in _split(e.get("MASTER_KEY_PREVIOUS", ""))
             ),
-            jwt_ttl_seconds=_int(e, "JWT_TTL_SECONDS", 3600),
+            jwt_ttl_seconds=_int(e, "JWT_TTL_SECONDS", 900),
+            session_idle_seconds=_int(e, "SESSION_IDLE_TIMEOUT_SECONDS", 30 * 86400),
+            session_max_seconds=_int(e, "SESSION_MAX_LIFETIME_SECONDS", 90 * 86400),
             jwt_issuer=e.get("JWT_ISSUER", "ovoz"),
             jwt_audience=e.get("JWT_AUDIENCE", "ovoz-api"),
             sms_backend=e.get("SMS_BACKEND", "console").strip().lower(),
@@ -184,13 +188,13 @@ class Settings:
                 max_codes_per_number_per_hour=_int(e, "OTP_MAX_CODES_PER_NUMBER_PER_HOUR", 20),
                 verify_floor_seconds=_seconds_within(e, "OTP_VERIFY_FLOOR_SECONDS", 0.25, 10.0),
             ),
-            webhooks=_webhook_settings(e),
             sms_allowed_countries=_countries(e.get("SMS_ALLOWED_COUNTRIES", "")),
             sms_budgets=SmsBudgets(
                 per_client=_limit(e, "SMS_MAX_PER_IP_PER_HOUR", 20),
                 per_block=_limit(e, "SMS_MAX_PER_PREFIX_PER_HOUR", 10),
                 total=_limit(e, "SMS_MAX_PER_HOUR", 1000),
             ),
+            webhooks=_webhook_settings(e),
             argon2_max_concurrency=_int(e, "ARGON2_MAX_CONCURRENCY", _default_argon2_slots()),
             otp_test_numbers=_test_numbers(e.get("OTP_TEST_NUMBERS", ""), region),
             admin_phone_numbers=frozenset(
@@ -402,19 +406,6 @@ def _proxies(raw: str) -> tuple[str, ...]:
     return entries
 
 
-def _webhook_settings(e: Mapping[str, str]) -> WebhookSettings:
-    d = WebhookSettings()
-    return WebhookSettings(
-        allowed_hosts=tuple(_split(e.get("WEBHOOK_ALLOWED_HOSTS", ""))),
-        timeout_seconds=_positive_float(e, "WEBHOOK_TIMEOUT_SECONDS", d.timeout_seconds),
-        retry_backoff=_floats(e, "WEBHOOK_RETRY_BACKOFF_SECONDS", d.retry_backoff),
-        retry_for_seconds=_positive_float(e, "WEBHOOK_RETRY_FOR_SECONDS", d.retry_for_seconds),
-        dispatchers=_int(e, "WEBHOOK_DISPATCHERS", d.dispatchers),
-        in_flight_per_webhook=_int(e, "WEBHOOK_IN_FLIGHT_PER_WEBHOOK", d.in_flight_per_webhook),
-        max_per_user=_int(e, "WEBHOOK_MAX_PER_USER", d.max_per_user),
-    )
-
-
 def _countries(raw: str) -> frozenset[str] | None:
     """``SMS_ALLOWED_COUNTRIES``: ISO 3166 alpha-2 codes (``UZ`` when unset or empty), or
     ``*`` alone for any country, satellite and international ranges included."""
@@ -428,6 +419,19 @@ def _countries(raw: str) -> frozenset[str] | None:
             f"alone for any, not {', '.join(repr(c) for c in unknown)}"
         )
     return frozenset(entries)
+
+
+def _webhook_settings(e: Mapping[str, str]) -> WebhookSettings:
+    d = WebhookSettings()
+    return WebhookSettings(
+        allowed_hosts=tuple(_split(e.get("WEBHOOK_ALLOWED_HOSTS", ""))),
+        timeout_seconds=_positive_float(e, "WEBHOOK_TIMEOUT_SECONDS", d.timeout_seconds),
+        retry_backoff=_floats(e, "WEBHOOK_RETRY_BACKOFF_SECONDS", d.retry_backoff),
+        retry_for_seconds=_positive_float(e, "WEBHOOK_RETRY_FOR_SECONDS", d.retry_for_seconds),
+        dispatchers=_int(e, "WEBHOOK_DISPATCHERS", d.dispatchers),
+        in_flight_per_webhook=_int(e, "WEBHOOK_IN_FLIGHT_PER_WEBHOOK", d.in_flight_per_webhook),
+        max_per_user=_int(e, "WEBHOOK_MAX_PER_USER", d.max_per_user),
+    )
 
 
 def _split(raw: str) -> list[str]:

@@ -32,11 +32,15 @@ from infrastructure.projection_runner import LogSource
 from infrastructure.views.api_keys import ApiKeysView
 from infrastructure.views.audios import AudiosView
 from infrastructure.views.jobs import JobsView
+from infrastructure.views.sessions import SessionsView
 from infrastructure.views.users import UsersView
+from infrastructure.views.webhooks import WebhooksView
 from projections.api_keys import ApiKeysInMemory, ApiKeysProjection
 from projections.audios import AudiosInMemory, AudiosProjection
 from projections.jobs import JOBS_CHANNEL, JobsInMemory, JobsProjection
+from projections.sessions import SessionsInMemory, SessionsProjection
 from projections.users import UsersInMemory, UsersProjection
+from projections.webhooks import WebhooksInMemory, WebhooksProjection
 
 log = logging.getLogger("ovoz.rebuild")
 
@@ -119,6 +123,12 @@ SPECS: dict[str, _Spec] = {
         lambda ovoz: JobsInMemory(ovoz.jobs.backoff),
         JobsProjection,
         carry_over=_carry_jobs,
+    ),
+    "sessions": _Spec(
+        lambda _, ds: SessionsView(ds), lambda _: SessionsInMemory(), SessionsProjection
+    ),
+    "webhooks": _Spec(
+        lambda _, ds: WebhooksView(ds), lambda _: WebhooksInMemory(), WebhooksProjection
     ),
     "api_keys": _Spec(
         lambda _, ds: ApiKeysView(ds),

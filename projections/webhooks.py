@@ -8,7 +8,7 @@ it stays in the (encrypted) event store.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import singledispatchmethod
 from typing import Any, Protocol
@@ -21,7 +21,7 @@ from domain.erasure import ErasedEvent
 from domain.identity import User
 from domain.webhooks import Webhook, WebhookEvent
 from projections.columns import JSON_LIST, Columns
-from projections.projection import TrackedWrites, ViewProjection
+from projections.projection import InMemoryTracking, TrackedWrites, ViewProjection
 
 _WEBHOOK_TOPICS = frozenset(get_topic(c) for c in (Webhook.WebhookCreated, Webhook.WebhookDeleted))
 
@@ -120,3 +120,31 @@ class WebhooksProjection(ViewProjection[WebhookWrites]):
             self.view.remove(e.originator_id, tracking)
         else:
             self.view.skip(tracking)
+
+
+class WebhooksInMemory(InMemoryTracking):
+    """The webhooks view's writes applied to a dict, for fast replays (see UsersInMemory)."""
+
+    def __init__(self) -> None:
+        self.rows: dict[UUID, WebhookRow] = {}
+        super().__init__()
+
+    def add(self, row: WebhookRow, tracking: Tracking) -> None:
+        self.rows.setdefault(row.id, row)
+        self.skip(tracking)
+
+    def mark_deleted(self, webhook_id: UUID, tracking: Tracking) -> None:
+        row = self.rows.get(webhook_id)
+        if row is not None:
+            self.rows[webhook_id] = replace(row, deleted=True)
+        self.skip(tracking)
+
+    def close_owner(self, owner_id: UUID, tracking: Tracking) -> None:
+        for webhook_id, row in list(self.rows.items()):
+            if row.owner_id == owner_id:
+                self.rows[webhook_id] = replace(row, deleted=True, url="")
+        self.skip(tracking)
+
+    def remove(self, webhook_id: UUID, tracking: Tracking) -> None:
+        self.rows.pop(webhook_id, None)
+        self.skip(tracking)

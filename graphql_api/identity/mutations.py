@@ -10,9 +10,11 @@ from domain.errors import (
     InvalidPhoneNumberError,
     RateLimitedError,
     SmsDeliveryFailedError,
+    UserNotFoundError,
 )
+from domain.sessions import ClientType
 from domain.signin import CodeSent, SignedIn
-from graphql_api.context import Context, Info
+from graphql_api.context import Info
 from graphql_api.errors import (
     country_not_allowed,
     invalid_otp,
@@ -20,7 +22,8 @@ from graphql_api.errors import (
     rate_limited,
     sms_delivery_failed,
 )
-from graphql_api.identity.types import OtpSent, Role, SendOtpResult, Token, VerifyOtpResult
+from graphql_api.identity.sessions import client_address, device_label, token_for
+from graphql_api.identity.types import OtpSent, SendOtpResult, VerifyOtpResult
 
 
 @strawberry.type
@@ -31,7 +34,7 @@ class IdentityMutation:
         locale = info.context.locale
         try:
             sent: CodeSent = await services.signin.run(
-                services.identity.send_code, phone_number, _client_address(info.context)
+                services.identity.send_code, phone_number, client_address(info.context)
             )
         except CountryNotAllowedError as e:
             return country_not_allowed(locale, e.allowed)
@@ -47,8 +50,17 @@ class IdentityMutation:
             resend_after=sent.resend_after,
         )
 
-    @strawberry.mutation(description="Exchange a one-time code for an access token.")
-    async def verify_otp(self, info: Info, phone_number: str, otp_code: str) -> VerifyOtpResult:
+    @strawberry.mutation(
+        description="Exchange a one-time code for a session: an access token and a refresh "
+        "token (in an HttpOnly cookie for clientType BROWSER)."
+    )
+    async def verify_otp(
+        self,
+        info: Info,
+        phone_number: str,
+        otp_code: str,
+        client_type: ClientType = ClientType.API,
+    ) -> VerifyOtpResult:
         services = info.context.services
         locale = info.context.locale
         pacing = services.signin
@@ -58,7 +70,7 @@ class IdentityMutation:
                 services.identity.verify_code,
                 phone_number,
                 otp_code.strip(),
-                _client_address(info.context),
+                client_address(info.context),
             )
         except InvalidOtpError:
             await pacing.fail_on_time(started)
@@ -66,21 +78,17 @@ class IdentityMutation:
         except RateLimitedError as e:
             await pacing.fail_on_time(started)
             return rate_limited(locale, e.retry_after_seconds)
-        # Read-your-writes: the token is only useful once `me` can find the user.
+        try:
+            session = await pacing.run(
+                services.sessions.start,
+                signed_in.user_id,
+                client_type,
+                device_label(info.context.request.headers.get("user-agent")),
+                client_address(info.context),
+            )
+        except UserNotFoundError:  # the account was deleted as the code was checked
+            return invalid_otp(locale)
+        # Read-your-writes (in token_for): the token is only useful once `me` can find
+        # the user.
         await pacing.run(services.wait_for, services.identity.name, signed_in.position)
-        issued = services.tokens.issue(signed_in.user_id, signed_in.role)
-        return Token(
-            access_token=issued.token,
-            token_type="Bearer",  # noqa: S106 - the scheme name, not a secret
-            expires_in=issued.expires_in,
-            user_id=strawberry.ID(str(signed_in.user_id)),
-            phone_number=signed_in.phone,
-            role=Role(signed_in.role.value),
-        )
-
-
-def _client_address(context: Context) -> str | None:
-    """The caller's address as the server sees it: behind a trusted reverse proxy
-    (FORWARDED_ALLOW_IPS), the one the proxy forwarded for."""
-    client = context.request.client
-    return client.host if client is not None else None
+        return await token_for(info.context, session, signed_in.phone, signed_in.role)

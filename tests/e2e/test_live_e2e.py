@@ -132,6 +132,7 @@ class Live:
             "iss": "ovoz",
             "aud": "ovoz-api",
             "role": "USER",
+            "sid": str(uuid.uuid4()),
         }
         return jwt.encode(claims, self.jwt_secret, algorithm="HS256")
 

@@ -308,6 +308,7 @@ def _claims(ovoz: Ovoz, user_id: uuid.UUID, **changes: Any) -> dict[str, Any]:
         "iss": ovoz.settings.jwt_issuer,
         "aud": ovoz.settings.jwt_audience,
         "role": "ADMIN",
+        "sid": str(uuid.uuid4()),
     }
     claims.update(changes)
     return {k: v for k, v in claims.items() if v is not None}

@@ -38,6 +38,7 @@ def claims(**overrides: Any) -> dict[str, Any]:
         "iss": ISSUER,
         "aud": AUDIENCE,
         "role": "USER",
+        "sid": str(SESSION),
     }
     base.update(overrides)
     return base
