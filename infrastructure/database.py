@@ -68,7 +68,9 @@ class ConnectionParams:
         }
 
     def eventsourcing_env(self, pool_size: int = 4) -> dict[str, str]:
-        """Settings for an eventsourcing Application using this database."""
+        """Settings for an eventsourcing Application using this database. The pool opens
+        up to ``2 * pool_size`` connections under load but holds one when idle: every
+        process of ovoz (api, projector, workers) shares one server's max_connections."""
         return {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
             "POSTGRES_DBNAME": self.dbname,
@@ -77,8 +79,8 @@ class ConnectionParams:
             "POSTGRES_USER": self.user,
             "POSTGRES_PASSWORD": self.password,
             "POSTGRES_SCHEMA": self.schema,
-            "POSTGRES_POOL_SIZE": str(pool_size),
-            "POSTGRES_MAX_OVERFLOW": str(pool_size),
+            "POSTGRES_POOL_SIZE": "1",
+            "POSTGRES_MAX_OVERFLOW": str(2 * pool_size - 1),
             # A stuck writer fails instead of hanging every writer behind its table lock.
             "POSTGRES_LOCK_TIMEOUT": "5",
             "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "30",
@@ -95,7 +97,8 @@ class ConnectionParams:
         """A connection pool for read models and other tables of ours. ``durable=False``
         commits without waiting for the WAL flush: for read models only, which a crash
         cannot corrupt (rows and tracking position roll back together, and the projection
-        replays from there) but which a flush per event would slow down."""
+        replays from there) but which a flush per event would slow down. Like the
+        applications' pools, it grows to ``2 * pool_size`` under load and holds one idle."""
         return SchemaDatastore(
             dbname=self.dbname,
             host=self.host,
@@ -103,8 +106,8 @@ class ConnectionParams:
             user=self.user,
             password=self.password,
             schema=self.schema,
-            pool_size=pool_size,
-            max_overflow=pool_size,
+            pool_size=1,
+            max_overflow=2 * pool_size - 1,
             pre_ping=True,
             lock_timeout=5,
             idle_in_transaction_session_timeout=30,
