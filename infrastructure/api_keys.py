@@ -30,7 +30,7 @@ from domain.access import Principal, Scope
 from domain.api_keys import ApiKeys, NewKey, key_id_of, parse_key
 from domain.identity import Role
 from graphql_api.context import CallerCheck
-from infrastructure.database import ConnectionParams
+from infrastructure.notices import Channel
 from infrastructure.projection_runner import SupervisedProjection
 from infrastructure.views.api_keys import TOUCH_EVERY, ApiKeysView
 from projections.api_keys import API_KEYS_CHANNEL, ApiKeyRow
@@ -147,21 +147,11 @@ class ApiKeyRegistry:
             self._known.clear()
             self._evictions += 1
 
-    def follow_revocations(self, params: ConnectionParams, stopping: threading.Event) -> None:
-        """Forget keys that stop working in any process, until ``stopping`` is set. Blocks:
-        run it in a thread. After a lost connection everything is checked again, since
-        notices may have been missed."""
-        while not stopping.is_set():
-            try:
-                with params.connect() as conn:
-                    conn.execute(f"LISTEN {API_KEYS_CHANNEL}")
-                    self.forget_all()
-                    while not stopping.is_set():
-                        for notice in conn.notifies(timeout=1.0):
-                            self._evict(notice.payload)
-            except Exception:
-                self.forget_all()
-                stopping.wait(1.0)
+    def revocations_channel(self) -> Channel:
+        """Keys that stop working in any process are forgotten here (see
+        infrastructure.notices); when notices may have been missed, every key is checked
+        again."""
+        return Channel(API_KEYS_CHANNEL, self._evict, self.forget_all)
 
     # -- internals -----------------------------------------------------------------------
 

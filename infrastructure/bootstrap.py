@@ -30,6 +30,7 @@ from domain.signin import Identity, IdentityServices
 from domain.webhooks import WebhookOwners, Webhooks
 from graphql_api.context import Services, WebhookServices
 from graphql_api.identity.pacing import SignInPacing
+from infrastructure import notices
 from infrastructure.api_keys import ApiKeyRegistry, api_key_hash_key
 from infrastructure.blobs import FileBlobStore
 from infrastructure.callers import Callers
@@ -44,7 +45,7 @@ from infrastructure.intake import AudioIntake
 from infrastructure.live import AudioEventsHub
 from infrastructure.projection_runner import LogSource, SupervisedProjection
 from infrastructure.quota import UploadClaims, create_claims_table
-from infrastructure.session_notices import follow_ended_sessions
+from infrastructure.session_notices import ended_sessions_channel
 from infrastructure.sms import ConsoleSms, EskizSms
 from infrastructure.sms_budget import PostgresSmsBudget
 from infrastructure.tokens import Tokens
@@ -150,32 +151,28 @@ class Ovoz:
             self.recordings, self.blobs, claims, s.max_upload_bytes, s.max_audio_seconds
         )
 
-    def start_key_listener(self) -> None:
-        """Hear about data keys other processes destroy (evicts them from the cache)."""
-        # A destroyed key of a user is an erased account: its tokens stop working here too.
+    def start_notices(self) -> None:
+        """Hear, on one connection, what other processes did that this one's caches must
+        know: data keys destroyed (evicted from the cache; a user's is an erased account,
+        whose tokens stop working here too), sessions ended (their access tokens stop
+        working) and API keys revoked."""
         self.keys.on_erased = self.callers.forget
-        thread = threading.Thread(
-            target=self.keys.follow_erasures,
-            args=(self.params, self._stopping),
-            name="key-erasures",
-            daemon=True,
-        )
-        thread.start()
-        # An ended session's access tokens stop working here as soon as it ends anywhere.
-        sessions = threading.Thread(
-            target=follow_ended_sessions,
-            args=(
-                self.params,
+        channels = [
+            self.keys.erasures_channel(),
+            ended_sessions_channel(
                 self.sessions_view,
                 self.callers,
                 self.clock,
                 timedelta(seconds=self.settings.jwt_ttl_seconds),
-                self._stopping,
             ),
-            name="ended-sessions",
+            self.api_keys.revocations_channel(),
+        ]
+        threading.Thread(
+            target=notices.follow,
+            args=(self.params, channels, self._stopping),
+            name="notices",
             daemon=True,
-        )
-        sessions.start()
+        ).start()
 
     def start_projections(self) -> None:
         for projection in self.projections.values():
@@ -294,8 +291,14 @@ class Ovoz:
         self._stopping.set()
         for worker in self.workers:
             worker.stop()
-        if "webhook_dispatcher" in self.__dict__:
-            self.webhook_dispatcher.stop()
+        # Every runner is told first and waited for after: they stop together, not in turn.
+        dispatcher = self.__dict__.get("webhook_dispatcher")
+        if dispatcher is not None:
+            dispatcher.request_stop()
+        for projection in self.projections.values():
+            projection.request_stop()
+        if dispatcher is not None:
+            dispatcher.stop()
         for projection in self.projections.values():
             projection.stop()
         self.identity.close()
@@ -472,7 +475,6 @@ def bootstrap(
         users=users,
         sessions_view=sessions_view,
     )
-    ovoz.start_key_listener()
     identity_log = _log_source(identity, keys)
     recordings_log = _log_source(recordings, keys)
     ovoz.projections["users"] = SupervisedProjection(identity_log, UsersProjection(users))
@@ -482,12 +484,7 @@ def bootstrap(
     ovoz.projections["api_keys"] = SupervisedProjection(
         identity_log, ApiKeysProjection(api_key_rows)
     )
-    threading.Thread(
-        target=ovoz.api_keys.follow_revocations,
-        args=(params, ovoz._stopping),
-        name="api-key-revocations",
-        daemon=True,
-    ).start()
+    ovoz.start_notices()
     ovoz.projections["audios"] = SupervisedProjection(recordings_log, AudiosProjection(audios))
     ovoz.projections["jobs"] = SupervisedProjection(
         recordings_log, JobsProjection(jobs), serves_reads=False

@@ -35,12 +35,12 @@ from psycopg.sql import SQL, Identifier
 from domain.erasure import ErasedEvent
 from domain.errors import SubjectErasedError
 from domain.ports import SubjectKeys
-from infrastructure.database import ConnectionParams
+from infrastructure.notices import Channel
 
 _MAGIC = b"OVZ1"
 _NONCE_BYTES = 12
 # Keys destroyed by another process are evicted at once through NOTIFY (see
-# KeyStore.follow_erasures); the time limit bounds the damage if that channel is down.
+# KeyStore.erasures_channel); the time limit bounds the damage if that channel is down.
 _KEY_CACHE_SECONDS = 30.0
 _KEY_CACHE_MAX = 50_000
 ERASURES_CHANNEL = "ovoz_keys_destroyed"
@@ -81,7 +81,7 @@ class KeyStore(SubjectKeys):
         self._cache: OrderedDict[UUID, tuple[bytes, float]] = OrderedDict()
         self._evictions = 0
         self._lock = threading.Lock()
-        # Told of every subject whose key another process destroyed (see follow_erasures).
+        # Told of every subject whose key another process destroyed (see erasures_channel).
         self.on_erased: Callable[[UUID], None] | None = None
 
     def create_table(self) -> None:
@@ -198,21 +198,10 @@ class KeyStore(SubjectKeys):
                 moved += 1
         return moved
 
-    def follow_erasures(self, params: ConnectionParams, stopping: threading.Event) -> None:
-        """Evict keys that other processes destroy, until ``stopping`` is set. Blocks:
-        run it in a thread. After a lost connection the whole cache is dropped, since
-        notices may have been missed."""
-        while not stopping.is_set():
-            try:
-                with params.connect() as conn:
-                    conn.execute(f"LISTEN {ERASURES_CHANNEL}")
-                    self.forget_cache()
-                    while not stopping.is_set():
-                        for notice in conn.notifies(timeout=1.0):
-                            self._evict(notice.payload)
-            except Exception:
-                self.forget_cache()
-                stopping.wait(1.0)
+    def erasures_channel(self) -> Channel:
+        """Keys other processes destroy are evicted from the cache (see
+        infrastructure.notices); when notices may have been missed, the whole cache."""
+        return Channel(ERASURES_CHANNEL, self._evict, self.forget_cache)
 
     def _evict(self, payload: str) -> None:
         try:

@@ -106,11 +106,15 @@ class SupervisedProjection:
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def request_stop(self) -> None:
+        """Tell the runner to stop, without waiting for it (see stop)."""
         self._stopping.set()
         subscription = self._subscription
         if subscription is not None:
             subscription.stop()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.request_stop()
         if self._thread.is_alive():
             self._thread.join(timeout)
 

@@ -16,6 +16,7 @@ Signing follows Standard Webhooks: ``webhook-signature: v1,<base64 HMAC-SHA256>`
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
@@ -123,9 +124,16 @@ class WebhookDispatcher:
             thread.daemon = True
             thread.start()
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def request_stop(self) -> None:
+        """Tell the threads to stop, without waiting for them (see stop)."""
         self._stopping.set()
         self._poke()
+        if self._threads:  # the listener waits on its connection: wake it there
+            with contextlib.suppress(Exception):
+                self.outbox.wake_listeners()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.request_stop()
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))

@@ -181,6 +181,11 @@ class WebhookOutbox(PostgresTrackingRecorder, DeliveryRecords):
 
     # -- the dispatcher ---------------------------------------------------------------------
 
+    def wake_listeners(self) -> None:
+        """NOTIFY the dispatchers' listeners (one stopping wakes its own at once)."""
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(f"NOTIFY {CHANNEL}")
+
     def claim(self, worker: str, lease: timedelta, in_flight: int) -> Message | None:
         """Lease the most overdue message whose webhook has fewer than ``in_flight``
         messages in flight, or None."""
