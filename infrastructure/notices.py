@@ -42,8 +42,10 @@ def follow(
                 while not stopping.is_set():
                     for notice in conn.notifies(timeout=1.0):
                         by_name[notice.channel].on_notice(notice.payload)
-        except Exception:
-            log.warning("lost the notices connection; listening again", exc_info=True)
+        except Exception as error:
+            if stopping.is_set():  # the process is closing: its database may be gone
+                return
+            log.warning("lost the notices connection (%s); listening again", type(error).__name__)
             for channel in channels:
                 try:
                     channel.on_missed()
