@@ -95,9 +95,7 @@ class ApiKeyRegistry:
     def ids_of(self, owner_id: UUID) -> list[UUID]:
         """Every key the owner has made so far (waits for the view to reach the head of
         the identity log): what erasing the account destroys."""
-        head = self._keys.identity.recorder.max_notification_id() or 0
-        if not self._projection.wait(head, self._wait_timeout):
-            raise TimeoutError("the api_keys read model is not keeping up")
+        self._projection.catch_up(self._wait_timeout)
         return self._view.ids_of(owner_id)
 
     # -- authentication -------------------------------------------------------------------

@@ -232,9 +232,7 @@ class Ovoz:
     def webhooks_of(self, owner_id: UUID) -> list[UUID]:
         """Every webhook ``owner_id`` created so far (waits for the webhooks view to reach
         the head of the identity log)."""
-        head = self.identity.recorder.max_notification_id() or 0
-        if not self.projections["webhooks"].wait(head, self.settings.read_your_writes_timeout * 6):
-            raise TimeoutError("the webhooks read model is not keeping up")
+        self.caught_up("webhooks")
         return self.webhook_view.all_ids_of(owner_id)
 
     def start_workers(
@@ -264,18 +262,17 @@ class Ovoz:
     def recordings_of(self, owner_id: UUID) -> list[UUID]:
         """Every recording of ``owner_id`` recorded so far (waits for the read model to
         reach the head of the recordings log)."""
-        head = self.recordings.recorder.max_notification_id() or 0
-        if not self.projections["audios"].wait(head, self.settings.read_your_writes_timeout * 6):
-            raise TimeoutError("the audios read model is not keeping up")
+        self.caught_up("audios")
         return self.audios.ids_of(owner_id)
 
     def sessions_of(self, user_id: UUID) -> list[UUID]:
         """Every session of ``user_id`` started so far (waits for the sessions view to
         reach the head of the identity log)."""
-        head = self.identity.recorder.max_notification_id() or 0
-        if not self.projections["sessions"].wait(head, self.settings.read_your_writes_timeout * 6):
-            raise TimeoutError("the sessions read model is not keeping up")
+        self.caught_up("sessions")
         return [row.id for row in self.sessions_view.of_user(user_id)]
+
+    def caught_up(self, view: str) -> None:
+        self.projections[view].catch_up(self.settings.read_your_writes_timeout * 6)
 
     def wait_for(self, application: str, position: int) -> bool:
         """Read-your-writes: wait (bounded) until every view of ``application`` has

@@ -137,6 +137,14 @@ class SupervisedProjection:
             interval = min(interval * 2, 0.2)
         return True
 
+    def catch_up(self, timeout: float) -> None:
+        """Wait until the view has processed every event of its log so far; TimeoutError
+        if it does not within ``timeout`` (for what must be listed whole, such as the
+        things an account erasure destroys)."""
+        head = self.source.recorder.max_notification_id() or 0
+        if not self.wait(head, timeout):
+            raise TimeoutError(f"the {self.name} read model is not keeping up")
+
     def position(self) -> int:
         return self.view.max_tracking_id(self.source.name) or 0
 

@@ -11,7 +11,7 @@ script would need a CORS preflight that ovoz does not grant).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated
 from uuid import UUID
 
@@ -157,15 +157,14 @@ def client_address(context: Context) -> str | None:
     return client.host if client is not None else None
 
 
-def _set_cookie(context: Context, token: str, lifetime: object) -> None:
+def _set_cookie(context: Context, token: str, lifetime: timedelta) -> None:
     response = context.response
     if not isinstance(response, Response):
         return
-    seconds = int(getattr(lifetime, "total_seconds", lambda: 0)())
     response.set_cookie(
         REFRESH_COOKIE,
         token,
-        max_age=seconds,
+        max_age=int(lifetime.total_seconds()),
         path=SESSION_PATH,
         secure=True,
         httponly=True,
@@ -246,8 +245,10 @@ class SessionMutation:
                 _clear_cookie(context)
             return invalid_session(context.locale)
         claimed = Principal(user_id=refreshed.user_id, role=DomainRole.USER, expires_at=0)
-        current = await run_in_threadpool(services.callers.check, claimed)
-        row = await run_in_threadpool(services.users.get, refreshed.user_id)
+        known, current = services.callers.peek(claimed)  # the account alive, its role now
+        if not known:
+            current = await run_in_threadpool(services.callers.check, claimed)
+        row = await run_in_threadpool(services.users.get, refreshed.user_id)  # the phone
         if current is None or row is None:  # the account is gone
             return invalid_session(context.locale)
         # No read-your-writes wait: nothing the new token does depends on the sessions
