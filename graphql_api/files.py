@@ -10,11 +10,20 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 
-from domain.access import Scope
+from domain.access import Principal, Scope
 from graphql_api.auth import authenticate
 from graphql_api.context import Services
 
 Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def _refusal(principal: Principal | None) -> Response:
+    """401 without good credentials; 403 for an API key that may not read recordings."""
+    if principal is None:
+        return PlainTextResponse(
+            "Unauthorized", status_code=401, headers={"WWW-Authenticate": "Bearer"}
+        )
+    return PlainTextResponse("Forbidden: the key lacks RECORDINGS_READ", status_code=403)
 
 
 def audio_file_endpoint(services: Services) -> Endpoint:
@@ -25,9 +34,7 @@ def audio_file_endpoint(services: Services) -> Endpoint:
         not_found = PlainTextResponse("Not Found", status_code=404)
         principal = await authenticate(services, request.headers.get("authorization"))
         if principal is None or not principal.may(Scope.RECORDINGS_READ):
-            return PlainTextResponse(
-                "Unauthorized", status_code=401, headers={"WWW-Authenticate": "Bearer"}
-            )
+            return _refusal(principal)
         try:
             audio_id = UUID(request.path_params["audio_id"])
         except ValueError:
@@ -64,9 +71,7 @@ def transcript_endpoint(services: Services) -> Endpoint:
         fmt = request.path_params["fmt"]
         principal = await authenticate(services, request.headers.get("authorization"))
         if principal is None or not principal.may(Scope.RECORDINGS_READ):
-            return PlainTextResponse(
-                "Unauthorized", status_code=401, headers={"WWW-Authenticate": "Bearer"}
-            )
+            return _refusal(principal)
         if fmt not in _MEDIA_TYPES:
             return PlainTextResponse("Not Found", status_code=404)
         try:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from graphql import GraphQLError
+from strawberry.permission import BasePermission
 
 from domain.access import Principal, Scope
 from graphql_api.context import Context
@@ -34,6 +37,18 @@ def require_principal(context: Context, scope: Scope | None = None) -> Principal
     if context.principal is None:
         raise NotAuthenticatedError(context.locale)
     return allowed(context.principal, scope, context.locale)
+
+
+class ReadsRecordings(BasePermission):
+    """On a recording's content (its name, transcript, segments, error): a mutation
+    returns the recording it changed, and an API key that may write but not read
+    recordings sees only what it needs to follow its job (id, status, version...)."""
+
+    def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
+        context: Context = info.context
+        if context.principal is not None:
+            allowed(context.principal, Scope.RECORDINGS_READ, context.locale)
+        return True
 
 
 def allowed(principal: Principal, scope: Scope | None, locale: str) -> Principal:

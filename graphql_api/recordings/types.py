@@ -10,6 +10,7 @@ import strawberry
 from domain.quota import QuotaKind
 from domain.recordings import Recording, TranscriptionStatus
 from graphql_api.errors import Error
+from graphql_api.permissions import ReadsRecordings
 from projections.audios import AudioRow
 
 # The domain's enum is the schema's: one list of the statuses a recording can be in.
@@ -61,7 +62,7 @@ class Segment:
 class Audio:
     id: strawberry.ID
     owner_id: strawberry.ID
-    filename: str
+    filename: str = strawberry.field(permission_classes=[ReadsRecordings])
     content_type: str
     size_bytes: int
     sha256: str
@@ -69,9 +70,9 @@ class Audio:
     status: TranscriptionStatus
     progress: float | None
     language: str | None
-    transcript_text: str | None
-    segments: list[Segment]
-    error: str | None
+    transcript_text: str | None = strawberry.field(permission_classes=[ReadsRecordings])
+    segments: list[Segment] = strawberry.field(permission_classes=[ReadsRecordings])
+    error: str | None = strawberry.field(permission_classes=[ReadsRecordings])
     version: int
     created_at: datetime
     updated_at: datetime

@@ -387,7 +387,16 @@ def test_a_write_key_uploads_but_cannot_read_or_download(
     assert uploaded["__typename"] == "Audio"
     assert uploaded["ownerId"] == str(alice_in.user_id)
     assert error_codes(post(app, key, AUDIOS_Q)) == ["FORBIDDEN"]
-    assert download(app, key, f"/audio/{audio_id}/file").status_code == 401
+    assert download(app, key, f"/audio/{audio_id}/file").status_code == 403
+    # What a write returns: enough to follow the job, none of the recording's content.
+    edit = """mutation($id: ID!) { updateAudio(id: $id, input: {transcriptText: "mine"}) {
+      ... on Audio { id status version %s } } }"""
+    followed = post(app, key, edit % "", id=str(audio_id))["data"]["updateAudio"]
+    assert followed["id"] == str(audio_id)
+    for content in ("transcriptText", "filename", "error", "segments { text }"):
+        body = post(app, key, edit % content, id=str(audio_id))
+        assert error_codes(body) == ["FORBIDDEN"], content
+        assert "hello there" not in json.dumps(body)
     with TestClient(app) as client:
         [*_, refused] = _subscribe(client, key, audio_id)
     errors = refused["payload"] if refused["type"] == "error" else refused["payload"]["errors"]
