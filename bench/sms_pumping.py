@@ -14,7 +14,7 @@ satellite (+881) and international networks (+882) — all valid to ``phonenumbe
 - **before**: every country allowed, every budget off (``SMS_ALLOWED_COUNTRIES=*``,
   ``SMS_MAX_*=0``): only the per-number rules, which a pump that never asks twice for one
   number never meets. The issue measured 724 SMS a minute from one client like this.
-- **after**: the default settings (``UZ`` only; 20 per client, 10 per block, 1000 in all
+- **after**: the default settings (``UZ`` only; 20 per client, 50 per block, 1000 in all
   an hour).
 - **botnet**: the same numbers with the defaults, each request from an address of its own:
   what the block and total budgets hold when the per-client one cannot.

@@ -89,6 +89,7 @@ class Refreshed:
     refresh_token: str
     client_type: ClientType
     position: int
+    expires_at: datetime  # the end of the session's lifetime, however it is used
 
 
 @dataclass(frozen=True)
@@ -244,7 +245,8 @@ class Sessions:
             idle_expires_at=now + min(self.rules.idle_timeout, self.rules.max_lifetime),
             expires_at=now + self.rules.max_lifetime,
         )
-        return Refreshed(session_id, user_id, token, client_type, self._save(session))
+        position = self._save(session)
+        return Refreshed(session_id, user_id, token, client_type, position, session.expires_at)
 
     def refresh(self, token: str, address: str | None) -> Refreshed:
         """Rotate ``token``. InvalidSessionError for anything but the live token of a
@@ -265,7 +267,14 @@ class Sessions:
             position = self._save(session)
             if not kept:
                 return None
-            return Refreshed(session_id, session.user_id, new_token, session.client_type, position)
+            return Refreshed(
+                session_id,
+                session.user_id,
+                new_token,
+                session.client_type,
+                position,
+                session.expires_at,
+            )
 
         # Two refreshes of one token race on the session's next version: the loser starts
         # again, finds the token spent, and revokes the session: exactly what reuse is.
@@ -297,8 +306,8 @@ class Sessions:
 
             def end_one(session_id: UUID = session_id) -> int | None:
                 session = self._get(session_id)
-                if session is None or session.user_id != user_id:
-                    return None
+                if session is None or session.user_id != user_id or session.ended is not None:
+                    return None  # not the user's, or over already: nothing to end
                 session.end(reason, actor_id, self.clock.now())
                 return self._save(session)
 

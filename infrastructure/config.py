@@ -67,7 +67,7 @@ class SmsBudgets:
     block of 10,000 numbers (the number less its last 4 digits), ``total`` everything."""
 
     per_client: int = 20
-    per_block: int = 10
+    per_block: int = 50
     total: int = 1000
 
 
@@ -191,7 +191,7 @@ class Settings:
             sms_allowed_countries=_countries(e.get("SMS_ALLOWED_COUNTRIES", "")),
             sms_budgets=SmsBudgets(
                 per_client=_limit(e, "SMS_MAX_PER_IP_PER_HOUR", 20),
-                per_block=_limit(e, "SMS_MAX_PER_PREFIX_PER_HOUR", 10),
+                per_block=_limit(e, "SMS_MAX_PER_PREFIX_PER_HOUR", 50),
                 total=_limit(e, "SMS_MAX_PER_HOUR", 1000),
             ),
             webhooks=_webhook_settings(e),

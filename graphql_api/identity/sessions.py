@@ -39,6 +39,7 @@ SESSION_PATH = "/graphql/session"
 REFRESH_COOKIE = "ovoz_refresh"
 CSRF_HEADER = "x-ovoz-csrf"
 _DEVICE_MAX = 100
+_MARKUP = frozenset("<>&\"'`")
 
 
 strawberry.enum(ClientType, description="Where the refresh token travels.")
@@ -100,7 +101,8 @@ async def token_for(
     issued = services.tokens.issue(refreshed.user_id, role, refreshed.session_id)
     browser = refreshed.client_type is ClientType.BROWSER
     if browser:
-        _set_cookie(context, refreshed.refresh_token, services.sessions.rules.max_lifetime)
+        lifetime = refreshed.expires_at - services.sessions.clock.now()
+        _set_cookie(context, refreshed.refresh_token, lifetime)
     return Token(
         access_token=issued.token,
         token_type="Bearer",  # noqa: S106 - the scheme name, not a secret
@@ -146,8 +148,9 @@ def device_label(user_agent: str | None) -> str:
     product = ua.split()[0]
     name, _, version = product.partition("/")
     label = f"{name} {version}".strip()
-    cleaned = "".join(ch for ch in label if ch.isprintable())
-    return cleaned[:_DEVICE_MAX] or "Unknown device"
+    # Shown to people: nothing that could be markup, nothing unprintable.
+    cleaned = "".join(ch for ch in label if ch.isprintable() and ch not in _MARKUP)
+    return cleaned[:_DEVICE_MAX].strip() or "Unknown device"
 
 
 def client_address(context: Context) -> str | None:
@@ -164,7 +167,7 @@ def _set_cookie(context: Context, token: str, lifetime: timedelta) -> None:
     response.set_cookie(
         REFRESH_COOKIE,
         token,
-        max_age=int(lifetime.total_seconds()),
+        max_age=max(0, int(lifetime.total_seconds())),
         path=SESSION_PATH,
         secure=True,
         httponly=True,

@@ -15,6 +15,7 @@ from starlette.applications import Starlette
 from domain.errors import SubjectErasedError
 from domain.sessions import InvalidSessionError, parse_refresh_token
 from graphql_api.app import create_app
+from graphql_api.identity.sessions import device_label
 from infrastructure.bootstrap import Ovoz, services_of
 from tests.conftest import FakeClock
 from tests.integration.conftest import MakeOvoz
@@ -225,10 +226,13 @@ def test_sign_out_ends_this_session_at_once(app: Starlette) -> None:
 
 
 def test_sign_out_everywhere_ends_every_session(app: Starlette) -> None:
+    ended_before = sign_in(app)
+    post(app, "mutation { signOut { __typename } }", ended_before["accessToken"])
     sessions = [sign_in(app) for _ in range(3)]
     other = sign_in(app, BOB)
     query = "mutation { signOutEverywhere { ... on SignedOut { sessionsEnded } } }"
     body, _ = post(app, query, sessions[0]["accessToken"])
+    # The three live ones; the one signed out before is not ended again.
     assert body["data"]["signOutEverywhere"] == {"sessionsEnded": 3}
     for session in sessions:
         assert not authenticated(app, session["accessToken"])
@@ -302,6 +306,7 @@ def test_browser_mode_keeps_the_refresh_token_in_a_strict_http_only_cookie(
     assert token["refreshToken"] is None  # never where a script can read it
     raw = response.headers["set-cookie"]
     cookie = _set_cookie(response)["ovoz_refresh"]
+    assert cookie["max-age"] == str(90 * 86400)  # the session's whole lifetime, no more
     assert cookie["httponly"] is True
     assert cookie["secure"] is True
     assert cookie["samesite"] == "strict"
@@ -318,6 +323,7 @@ def test_browser_mode_keeps_the_refresh_token_in_a_strict_http_only_cookie(
     elsewhere = refresh(app, None, headers={"Cookie": jar, "X-Ovoz-CSRF": "1"})
     assert elsewhere["__typename"] == "InvalidSession"
 
+    _clock[0].advance(1000)
     body, response = post(
         app,
         REFRESH,
@@ -329,6 +335,7 @@ def test_browser_mode_keeps_the_refresh_token_in_a_strict_http_only_cookie(
     assert refreshed["__typename"] == "Token"
     assert refreshed["refreshToken"] is None
     rotated = _set_cookie(response)["ovoz_refresh"]
+    assert rotated["max-age"] == str(90 * 86400 - 1000)  # what the session has left
     assert rotated.value != cookie.value
     assert rotated["httponly"] is True
     assert authenticated(app, refreshed["accessToken"])
@@ -364,3 +371,26 @@ def test_deleting_the_account_ends_and_erases_its_sessions(
             ([uuid.UUID(first["sessionId"]), uuid.UUID(second["sessionId"])],),
         ).fetchone()
     assert rows == (0,)
+
+
+@pytest.mark.parametrize(
+    ("user_agent", "label"),
+    [
+        (
+            "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 Chrome/131.0 Mobile Safari/537.36",
+            "Chrome on Android",
+        ),
+        (
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0",
+            "Firefox on Windows",
+        ),
+        ("curl/8.5.0", "curl 8.5.0"),
+        (None, "Unknown device"),
+        ("<script>alert(1)</script>/1", "scriptalert(1) script/1"),
+        ("\x00\x01", "Unknown device"),
+    ],
+)
+def test_the_device_label_names_the_browser_and_system_and_holds_no_markup(
+    user_agent: str | None, label: str
+) -> None:
+    assert device_label(user_agent) == label

@@ -480,7 +480,7 @@ def test_two_secrets_with_one_value_are_refused(tmp_path: Path) -> None:
 def test_codes_go_to_uzbek_numbers_within_hourly_budgets_by_default(tmp_path: Path) -> None:
     settings = Settings.from_env(dev_env(tmp_path))
     assert settings.sms_allowed_countries == frozenset({"UZ"})
-    assert settings.sms_budgets == SmsBudgets(per_client=20, per_block=10, total=1000)
+    assert settings.sms_budgets == SmsBudgets(per_client=20, per_block=50, total=1000)
 
 
 def test_sms_destinations_and_budgets_are_read_from_the_environment(tmp_path: Path) -> None:
