@@ -166,7 +166,8 @@ def _refresh(bench: Bench) -> list[Row]:
     )
     note = (
         f"{count} sessions, each refreshed by one request at a time; ovoz loads the session "
-        "from the identity log, appends SessionRefreshed, signs the JWT (no read-your-writes wait)"
+        "(snapshot + at most 50 events), appends SessionRefreshed, signs the JWT "
+        "(no read-your-writes wait)"
     )
     return [throughput_row("refreshSession (rotate) vs one-row read + write", *rates, note=note)]
 

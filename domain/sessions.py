@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError
@@ -29,7 +29,9 @@ from eventsourcing.persistence import RecordConflictError
 
 from domain.errors import DomainError, SubjectErasedError
 from domain.ports import Clock
-from domain.signin import Identity
+
+if TYPE_CHECKING:
+    from domain.signin import Identity
 
 _T = TypeVar("_T")
 
@@ -164,14 +166,24 @@ class Session(Aggregate):
         self.user_id = user_id
         self.refresh_hash = refresh_hash
         self.spent: list[str] = []
-        self.client_type = ClientType(client_type)
+        # Plain values only (strings, not enums): a snapshot of this state must come back
+        # as it was stored (see Identity.snapshotting_intervals).
+        self.client_type_value = ClientType(client_type).value
         self.device = device
         self.address = address
         self.started_at = at
         self.last_used_at = at
         self.idle_expires_at = idle_expires_at
         self.expires_at = expires_at
-        self.ended: EndReason | None = None
+        self.end_reason: str | None = None
+
+    @property
+    def client_type(self) -> ClientType:
+        return ClientType(self.client_type_value)
+
+    @property
+    def ended(self) -> EndReason | None:
+        return None if self.end_reason is None else EndReason(self.end_reason)
 
     def is_live(self, now: datetime) -> bool:
         return self.ended is None and now < self.idle_expires_at and now < self.expires_at
@@ -216,7 +228,7 @@ class Session(Aggregate):
 
     @event(SessionRevoked)
     def _record_end(self, reason: str, actor_id: UUID | None, at: datetime) -> None:
-        self.ended = EndReason(reason)
+        self.end_reason = EndReason(reason).value
 
 
 class Sessions:

@@ -394,3 +394,34 @@ def test_the_device_label_names_the_browser_and_system_and_holds_no_markup(
     user_agent: str | None, label: str
 ) -> None:
     assert device_label(user_agent) == label
+
+
+def test_a_long_used_session_loads_from_its_snapshot_as_it_was(
+    ovoz: Ovoz, app: Starlette, database_url: str, schema: str
+) -> None:
+    _clock[0].advance(61)
+    post(app, "mutation($p: String!) { sendOtp(phoneNumber: $p) { __typename } }", p=ALICE)
+    body, response = post(app, VERIFY, p=ALICE, c=CODES[ALICE], t="BROWSER")
+    session_id = uuid.UUID(body["data"]["verifyOtp"]["sessionId"])
+    spent_early = _set_cookie(response)["ovoz_refresh"].value
+    current = ovoz.sessions.refresh(spent_early, None).refresh_token
+    for _ in range(120):  # past two snapshots (every 50 events)
+        current = ovoz.sessions.refresh(current, None).refresh_token
+    with psycopg.connect(database_url) as conn:
+        snapshots = conn.execute(
+            f"SELECT count(*) FROM {schema}.identity_snapshots WHERE originator_id = %s",
+            (session_id,),
+        ).fetchone()
+    assert snapshots is not None
+    assert snapshots[0] >= 2
+    loaded = ovoz.sessions.get(session_id)
+    assert loaded is not None
+    assert loaded.client_type.value == "BROWSER"
+    assert loaded.ended is None
+    # A token spent long before the snapshots is still known for what it is.
+    with pytest.raises(InvalidSessionError):
+        ovoz.sessions.refresh(spent_early, None)
+    ended = ovoz.sessions.get(session_id)
+    assert ended is not None
+    assert ended.ended is not None
+    assert ended.ended.value == "REUSE_DETECTED"
