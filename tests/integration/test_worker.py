@@ -316,7 +316,9 @@ def test_progress_rises_while_processing(make_ovoz: MakeOvoz, tmp_path: Path) ->
     # Sequential decoding reports every segment; the batched pipeline reports per batch.
     ovoz = make_ovoz(**ENV, WHISPER_BATCHED="off")
     owner = sign_in(ovoz)
-    recording_id = upload(ovoz, owner, speech_wav(tmp_path / "long.wav", 60))
+    # Progress is published about once a second: the file must take several seconds even
+    # on a fast, idle machine (60 s of speech took barely two once).
+    recording_id = upload(ovoz, owner, speech_wav(tmp_path / "long.wav", 150))
     seen: list[float] = []
     stop = threading.Event()
 
