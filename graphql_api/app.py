@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
@@ -14,7 +15,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketState
 from strawberry.asgi import GraphQL
@@ -45,6 +46,7 @@ from graphql_api.refusals import (
     refusal_of,
 )
 from graphql_api.schema import build_schema
+from graphql_api.web import WebClient
 
 _MULTIPART_SLACK = 1024 * 1024  # room for the operations and map parts around the file
 
@@ -195,7 +197,10 @@ def create_app(
     request_timeout: float = 10.0,
     min_body_rate: float = 1024.0,
     lifespan: Callable[[Starlette], AbstractAsyncContextManager[None]] | None = None,
+    web_dir: Path | None = None,
 ) -> Starlette:
+    """The whole HTTP surface. ``web_dir``: the built web client, served at ``/`` (None:
+    ``/`` leads to GraphiQL, as for tests that need no client)."""
     graphql = OvozGraphQL(
         services,
         production=production,
@@ -209,7 +214,6 @@ def create_app(
     )
     app = Starlette(
         routes=[
-            Route("/", _home),
             Route("/healthz", _health),
             Route("/graphql", graphql),  # every method: the view answers the ones it refuses
             WebSocketRoute("/graphql", graphql),
@@ -217,6 +221,8 @@ def create_app(
             Route(SESSION_PATH, graphql),
             Route("/audio/{audio_id}/file", audio_file_endpoint(services), methods=["GET", "HEAD"]),
             Route("/audio/{audio_id}/transcript.{fmt}", transcript_endpoint(services)),
+            # Last: every other path is the web client's (its pages and assets).
+            Mount("/", WebClient(web_dir)) if web_dir is not None else Route("/", _home),
         ],
         lifespan=lifespan,
     )

@@ -24,6 +24,7 @@ from domain.sessions import Sessions
 from domain.signin import Identity
 from domain.webhooks import Webhooks
 from graphql_api.identity.pacing import SignInPacing
+from graphql_api.media_urls import MediaSigner
 from projections.api_keys import ApiKeyRow
 from projections.audios import AudioReads
 from projections.sessions import SessionReads
@@ -75,6 +76,22 @@ class TokenService(Protocol):
 
 
 @dataclass(frozen=True)
+class LanguageFacts:
+    code: str
+    name: str  # in the language itself
+    supported: bool  # the configured model is known to handle it
+
+
+@dataclass(frozen=True)
+class ServerFacts:
+    """What a client needs to know before it uploads (``serverInfo``)."""
+
+    max_upload_bytes: int = 500 * 1024 * 1024
+    max_audio_seconds: float = 4 * 3600.0
+    languages: tuple[LanguageFacts, ...] = ()
+
+
+@dataclass(frozen=True)
 class WebhookServices:
     """Webhooks: the use cases, the read model, and the delivery log."""
 
@@ -106,6 +123,8 @@ class Services:
     signin: SignInPacing = field(default_factory=SignInPacing)  # sign-in threads, timing
     api_keys: ApiKeyAccess | None = None  # None: no key is accepted
     webhooks: WebhookServices | None = None  # None: the webhook fields answer INTERNAL
+    media: MediaSigner | None = None  # None: Audio.fileUrl/exportUrl answer INTERNAL
+    server_info: ServerFacts = field(default_factory=ServerFacts)
 
 
 @dataclass

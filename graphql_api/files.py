@@ -1,4 +1,6 @@
-"""GET /audio/{id}/file: the original upload, for players (HTTP range requests)."""
+"""GET /audio/{id}/file (the original upload, for players: HTTP range requests) and
+GET /audio/{id}/transcript.{fmt}. Either with a bearer token, or through a signed link
+(``Audio.fileUrl`` / ``exportUrl``, see graphql_api.media_urls) for what cannot send one."""
 
 from __future__ import annotations
 
@@ -26,18 +28,52 @@ def _refusal(principal: Principal | None) -> Response:
     return PlainTextResponse("Forbidden: the key lacks RECORDINGS_READ", status_code=403)
 
 
+_LINK_FIELDS = ("by", "via", "exp", "sig")
+
+
+async def _caller(
+    services: Services, request: Request, audio_id: UUID | None, kind: str
+) -> Principal | Response | None:
+    """The caller: named by a signed link if the request carries one (a bad or expired
+    link is a 403, whatever else it carries), else by its bearer token."""
+    params = request.query_params
+    if not any(name in params for name in _LINK_FIELDS):
+        return await authenticate(services, request.headers.get("authorization"))
+    holder = (
+        services.media.verify(audio_id, kind, params)
+        if services.media is not None and audio_id is not None
+        else None
+    )
+    if holder is None:
+        return PlainTextResponse("Forbidden: the link is invalid or has expired", status_code=403)
+    claimed = holder.claimed()
+    known, current = services.callers.peek(claimed)
+    if not known:
+        current = await run_in_threadpool(services.callers.check, claimed)
+    # The account is gone or the session ended: the link went with it.
+    return current if current is not None else PlainTextResponse("Not Found", status_code=404)
+
+
+def _audio_id(request: Request) -> UUID | None:
+    try:
+        return UUID(request.path_params["audio_id"])
+    except ValueError:
+        return None
+
+
 def audio_file_endpoint(services: Services) -> Endpoint:
     """The download endpoint. Anyone but the owner or an admin gets the same 404 as for
     a recording that does not exist."""
 
     async def download(request: Request) -> Response:
         not_found = PlainTextResponse("Not Found", status_code=404)
-        principal = await authenticate(services, request.headers.get("authorization"))
+        audio_id = _audio_id(request)
+        principal = await _caller(services, request, audio_id, "file")
+        if isinstance(principal, Response):
+            return principal
         if principal is None or not principal.may(Scope.RECORDINGS_READ):
             return _refusal(principal)
-        try:
-            audio_id = UUID(request.path_params["audio_id"])
-        except ValueError:
+        if audio_id is None:
             return not_found
         row = await run_in_threadpool(services.audios.get, audio_id)
         if row is None or not principal.may_see(row.owner_id):
@@ -69,14 +105,13 @@ def transcript_endpoint(services: Services) -> Endpoint:
 
     async def export(request: Request) -> Response:
         fmt = request.path_params["fmt"]
-        principal = await authenticate(services, request.headers.get("authorization"))
+        audio_id = _audio_id(request)
+        principal = await _caller(services, request, audio_id, f"transcript.{fmt}")
+        if isinstance(principal, Response):
+            return principal
         if principal is None or not principal.may(Scope.RECORDINGS_READ):
             return _refusal(principal)
-        if fmt not in _MEDIA_TYPES:
-            return PlainTextResponse("Not Found", status_code=404)
-        try:
-            audio_id = UUID(request.path_params["audio_id"])
-        except ValueError:
+        if fmt not in _MEDIA_TYPES or audio_id is None:
             return PlainTextResponse("Not Found", status_code=404)
         row = await run_in_threadpool(services.audios.get, audio_id)
         if row is None or not principal.may_see(row.owner_id):

@@ -32,6 +32,7 @@ from graphql_api.recordings.audit import AuditQuery
 from graphql_api.recordings.mutations import RecordingsMutation
 from graphql_api.recordings.queries import RecordingsQuery
 from graphql_api.recordings.subscriptions import RecordingsSubscription
+from graphql_api.server_info import ServerInfoQuery
 from graphql_api.webhooks.operations import MAX_DELIVERIES, WebhookMutation, WebhookQuery
 from projections.audios import MAX_PAGE
 
@@ -50,7 +51,15 @@ LIMITS = QueryLimits(
 
 
 @strawberry.type
-class Query(IdentityQuery, SessionQuery, RecordingsQuery, AuditQuery, ApiKeyQuery, WebhookQuery):
+class Query(
+    IdentityQuery,
+    SessionQuery,
+    RecordingsQuery,
+    AuditQuery,
+    ApiKeyQuery,
+    WebhookQuery,
+    ServerInfoQuery,
+):
     pass
 
 

@@ -28,8 +28,9 @@ from domain.recordings_app import Recordings
 from domain.sessions import SessionRules, Sessions
 from domain.signin import Identity, IdentityServices
 from domain.webhooks import WebhookOwners, Webhooks
-from graphql_api.context import Services, WebhookServices
+from graphql_api.context import LanguageFacts, ServerFacts, Services, WebhookServices
 from graphql_api.identity.pacing import SignInPacing
+from graphql_api.media_urls import MediaSigner
 from infrastructure import notices
 from infrastructure.api_keys import ApiKeyRegistry, api_key_hash_key
 from infrastructure.blobs import FileBlobStore
@@ -42,6 +43,7 @@ from infrastructure.erasure import ErasureProcessor, ErasureTracking
 from infrastructure.formats import render
 from infrastructure.hashing import Argon2Hasher
 from infrastructure.intake import AudioIntake
+from infrastructure.languages import language_support
 from infrastructure.live import AudioEventsHub
 from infrastructure.projection_runner import LogSource, SupervisedProjection
 from infrastructure.quota import UploadClaims, create_claims_table
@@ -326,6 +328,14 @@ def services_of(ovoz: Ovoz) -> Services:
         api_keys=ovoz.api_keys,
         signin=_signin_pacing(ovoz.settings),
         webhooks=WebhookServices(ovoz.webhooks, ovoz.webhook_view, ovoz.webhook_outbox),
+        media=MediaSigner(ovoz.settings.jwt_secret),
+        server_info=ServerFacts(
+            max_upload_bytes=ovoz.settings.max_upload_bytes,
+            max_audio_seconds=ovoz.settings.max_audio_seconds,
+            languages=tuple(
+                LanguageFacts(s.code, s.name, s.supported) for s in language_support(ovoz.settings)
+            ),
+        ),
     )
 
 

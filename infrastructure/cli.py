@@ -32,6 +32,7 @@ def _parser() -> argparse.ArgumentParser:
         "--output-dir", help="write FILE-stem.FORMAT here (default: stdout for one file, else .)"
     )
     commands.add_parser("models", help="list the speech models configured per language")
+    commands.add_parser("schema", help="print the GraphQL schema (SDL), as in schema.graphql")
     projections = commands.add_parser("projections", help="manage the read models")
     rebuild = projections.add_subparsers(dest="projections_command", required=True).add_parser(
         "rebuild", help="replay the log into fresh read models and swap them in"
@@ -51,6 +52,19 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "schema":  # needs no settings: the schema is the same everywhere
+        return _print_schema()
+    return _run(args)
+
+
+def _print_schema() -> int:
+    from graphql_api.schema import build_schema
+
+    sys.stdout.write(build_schema(production=False).as_str().rstrip("\n") + "\n")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         settings = Settings.from_env()
     except ConfigError as e:

@@ -126,6 +126,7 @@ class Settings:
     job_lease_seconds: int = 30
     retry_backoff: tuple[float, ...] = (5.0, 30.0, 120.0)
     blob_root: Path | None = None
+    web_root: Path | None = None  # None: web/dist of this checkout
     whisper_model: str = "base"
     whisper_models: Mapping[str, str] = field(default_factory=dict)
     whisper_device: str = "auto"
@@ -219,6 +220,7 @@ class Settings:
             job_lease_seconds=_int(e, "JOB_LEASE_SECONDS", 30),
             retry_backoff=_floats(e, "JOB_RETRY_BACKOFF_SECONDS", (5.0, 30.0, 120.0)),
             blob_root=Path(e["BLOB_DIR"]).resolve() if e.get("BLOB_DIR") else None,
+            web_root=Path(e["WEB_DIR"]).resolve() if e.get("WEB_DIR") else None,
             whisper_model=e.get("WHISPER_MODEL", "").strip() or "base",
             whisper_models=_model_map(e.get("WHISPER_MODELS", "")),
             whisper_device=e.get("WHISPER_DEVICE", "auto").strip().lower() or "auto",

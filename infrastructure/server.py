@@ -15,6 +15,7 @@ from starlette.applications import Starlette
 from uvicorn.config import STARTUP_FAILURE
 
 from graphql_api.app import create_app
+from graphql_api.web import default_web_dir
 from infrastructure.bootstrap import Ovoz, bootstrap, services_of
 from infrastructure.config import Settings
 from infrastructure.http_protocol import header_deadline_protocol
@@ -52,9 +53,10 @@ def run_api(settings: Settings, roles: Collection[str]) -> None:
             request_timeout=settings.request_timeout,
             min_body_rate=settings.request_body_min_rate,
             lifespan=_lifespan(ovoz),
+            web_dir=settings.web_root or default_web_dir(),
         )
         log.info(
-            "ovoz (%s) on http://%s:%s/graphql",
+            "ovoz (%s) on http://%s:%s/ (the API at /graphql)",
             "+".join(sorted(roles)),
             settings.host,
             settings.port,

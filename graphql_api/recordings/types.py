@@ -3,18 +3,40 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import Enum
 from typing import Annotated, Any
+from uuid import UUID
 
 import strawberry
 
+from domain.access import Scope
 from domain.quota import QuotaKind
 from domain.recordings import Recording, TranscriptionStatus
+from graphql_api.context import Info
 from graphql_api.errors import Error
-from graphql_api.permissions import ReadsRecordings
+from graphql_api.media_urls import MediaSigner
+from graphql_api.permissions import ReadsRecordings, require_principal
 from projections.audios import AudioRow
+
+READ = Scope.RECORDINGS_READ
 
 # The domain's enum is the schema's: one list of the statuses a recording can be in.
 strawberry.enum(TranscriptionStatus, name="TranscriptionStatus")
+
+
+@strawberry.enum(description="A transcript file format.")
+class ExportFormat(Enum):
+    TXT = "txt"
+    SRT = "srt"
+    VTT = "vtt"
+    JSON = "json"
+
+
+def _signer(info: Info) -> MediaSigner:
+    signer = info.context.services.media
+    if signer is None:
+        raise RuntimeError("signed media links are not wired into this API's services")
+    return signer
 
 
 @strawberry.type
@@ -84,6 +106,23 @@ class Audio:
         description="True when the detected language is doubtful: check the transcript.",
     )
     model_name: str | None = None
+
+    @strawberry.field(
+        description="A link to the uploaded file that needs no Authorization header (for "
+        "<audio> and downloads; range requests work). It lasts 15 minutes and only while "
+        "the recording, your account and your session do: ask again for a fresh one.",
+        permission_classes=[ReadsRecordings],
+    )
+    def file_url(self, info: Info) -> str:
+        return _signer(info).file_url(UUID(self.id), require_principal(info.context, READ))
+
+    @strawberry.field(
+        description="A link to the current transcript as a file, signed as fileUrl is.",
+        permission_classes=[ReadsRecordings],
+    )
+    def export_url(self, info: Info, format: ExportFormat) -> str:
+        caller = require_principal(info.context, READ)
+        return _signer(info).export_url(UUID(self.id), format.value, caller)
 
     @classmethod
     def from_row(cls, row: AudioRow) -> Audio:

@@ -48,6 +48,7 @@ NEEDS: dict[str, Scope | str | None] = {
     "Query.apiKeys": ACCOUNT,
     "Query.webhooks": ACCOUNT,
     "Query.webhookDeliveries": ACCOUNT,
+    "Query.serverInfo": PUBLIC,
     "Mutation.sendOtp": PUBLIC,
     "Mutation.verifyOtp": PUBLIC,
     "Mutation.refreshSession": PUBLIC,
