@@ -1,0 +1,78 @@
+import { lazy, Suspense, useEffect, useRef } from "react";
+import { useT } from "./i18n";
+import { useSessionStatus } from "./auth/useSession";
+import { matchPath, navigate, safeNext, useLocation } from "./router";
+import { Header } from "./components/Header";
+import { SignIn } from "./pages/SignIn";
+import { LibraryPage } from "./pages/Library";
+import { AccountPage } from "./pages/Account";
+import { RecordingPage } from "./pages/Recording";
+
+// The history page is opened rarely: it loads on demand.
+const HistoryPage = lazy(() => import("./pages/History").then((m) => ({ default: m.HistoryPage })));
+
+function Page({ path }: { path: string }) {
+  const t = useT();
+  if (path === "/") return <LibraryPage />;
+  if (path === "/account") return <AccountPage />;
+  const history = matchPath("/audio/:id/history", path);
+  if (history?.id) return <HistoryPage id={history.id} />;
+  const recording = matchPath("/audio/:id", path);
+  if (recording?.id) return <RecordingPage key={recording.id} id={recording.id} />;
+  return (
+    <>
+      <h1>{t("notFound.title")}</h1>
+      <p>{t("notFound.body")}</p>
+      <a href="/">{t("rec.back")}</a>
+    </>
+  );
+}
+
+export function App() {
+  const t = useT();
+  const status = useSessionStatus();
+  const location = useLocation();
+  const wasSignedIn = useRef(false);
+  const onSignIn = location.path === "/signin";
+
+  useEffect(() => {
+    if (status === "signedIn") wasSignedIn.current = true;
+    if (status === "signedOut" && !onSignIn) {
+      // Back here after signing in, with drafts kept in localStorage meanwhile.
+      const reason = wasSignedIn.current ? "&expired=1" : "";
+      navigate(`/signin?next=${encodeURIComponent(location.href)}${reason}`, { replace: true });
+    }
+    if (status === "signedIn" && onSignIn) navigate(safeNext(location.search.get("next")), { replace: true });
+  }, [status, onSignIn, location.href, location.search]);
+
+  // Move focus to the new page's heading, as a full page load would.
+  const main = useRef<HTMLElement>(null);
+  const firstPath = useRef(location.path);
+  useEffect(() => {
+    if (location.path === firstPath.current) return;
+    firstPath.current = location.path;
+    const heading = main.current?.querySelector("h1");
+    if (heading) {
+      heading.tabIndex = -1;
+      heading.focus({ preventScroll: true });
+    }
+  }, [location.path]);
+
+  const ready = status !== "unknown" && (status === "signedIn") !== onSignIn;
+  return (
+    <>
+      <Header signedIn={status === "signedIn"} />
+      <main id="main" ref={main}>
+        {!ready ? (
+          <p className="hint">{t("loading")}</p>
+        ) : onSignIn ? (
+          <SignIn expired={location.search.get("expired") === "1"} />
+        ) : (
+          <Suspense fallback={<p className="hint">{t("loading")}</p>}>
+            <Page path={location.path} />
+          </Suspense>
+        )}
+      </main>
+    </>
+  );
+}

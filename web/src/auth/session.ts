@@ -1,0 +1,255 @@
+/**
+ * The browser session: the access token lives in memory only; the refresh token is an
+ * HttpOnly cookie the server sets on /graphql/session, which scripts never see.
+ *
+ * Refresh tokens are single-use and presenting a spent one ends the session, so two tabs
+ * must never refresh at once: every refresh runs under one Web Lock shared by all tabs of
+ * the origin, and the tab that refreshed hands the new access token to the others over a
+ * BroadcastChannel (a tab that waited for the lock then uses it instead of rotating again).
+ */
+import { currentLang } from "../i18n/lang";
+
+export type SessionStatus = "unknown" | "signedIn" | "signedOut";
+export type RefreshOutcome = "ok" | "invalid" | "network";
+
+interface AccessToken {
+  value: string;
+  expiresAt: number; // ms since epoch
+  obtainedAt: number;
+}
+
+type Message =
+  | { type: "token"; value: string; expiresAt: number }
+  | { type: "signedOut" };
+
+const REFRESH_URL = "/graphql/session";
+const REFRESH_MUTATION =
+  "mutation RefreshSession { refreshSession { __typename ... on Token { accessToken expiresIn } ... on Error { code message } } }";
+/** Refresh this long before the access token runs out. */
+export const REFRESH_MARGIN_MS = 60_000;
+const LOCK_NAME = "ovoz-refresh";
+const MARKER_KEY = "ovoz.refreshedAt";
+const NETWORK_RETRY_MS = 5_000;
+
+let token: AccessToken | null = null;
+let status: SessionStatus = "unknown";
+let inFlight: Promise<RefreshOutcome> | null = null;
+let timer: ReturnType<typeof setTimeout> | undefined;
+const listeners = new Set<() => void>();
+let channel: BroadcastChannel | null = null;
+let tokenWaiters: Array<() => void> = [];
+
+function emit(): void {
+  for (const listener of listeners) listener();
+}
+
+export function subscribeSession(listener: () => void): () => void {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
+
+export function sessionStatus(): SessionStatus {
+  return status;
+}
+
+export function accessToken(): string | null {
+  return token?.value ?? null;
+}
+
+function post(message: Message): void {
+  try {
+    channel?.postMessage(message);
+  } catch {
+    // A closed channel (tab going away) needs no message.
+  }
+}
+
+function adopt(value: string, expiresAt: number): void {
+  token = { value, expiresAt, obtainedAt: Date.now() };
+  status = "signedIn";
+  schedule();
+  const waiters = tokenWaiters;
+  tokenWaiters = [];
+  for (const wake of waiters) wake();
+  emit();
+}
+
+function schedule(): void {
+  clearTimeout(timer);
+  if (!token) return;
+  const delay = Math.max(1_000, token.expiresAt - Date.now() - REFRESH_MARGIN_MS);
+  timer = setTimeout(() => {
+    void refreshSession().then((outcome) => {
+      if (outcome === "network") {
+        clearTimeout(timer);
+        timer = setTimeout(() => void refreshSession(), NETWORK_RETRY_MS);
+      }
+    });
+  }, delay);
+}
+
+/** A token from verifyOtp (or a refresh): keep it and tell the other tabs. */
+export function startSession(accessTokenValue: string, expiresInSeconds: number): void {
+  const expiresAt = Date.now() + expiresInSeconds * 1000;
+  adopt(accessTokenValue, expiresAt);
+  markRefreshed();
+  post({ type: "token", value: accessTokenValue, expiresAt });
+}
+
+/** Forget the session here (and, unless told otherwise, in every other tab). */
+export function endSession(options: { broadcast?: boolean } = {}): void {
+  clearTimeout(timer);
+  token = null;
+  status = "signedOut";
+  if (options.broadcast !== false) post({ type: "signedOut" });
+  emit();
+}
+
+function markRefreshed(): void {
+  try {
+    localStorage.setItem(MARKER_KEY, String(Date.now()));
+  } catch {
+    // Storage may be disabled; the lock alone still prevents reuse.
+  }
+}
+
+function refreshedSince(since: number): boolean {
+  try {
+    return Number(localStorage.getItem(MARKER_KEY) ?? 0) >= since;
+  } catch {
+    return false;
+  }
+}
+
+function waitForBroadcast(ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(t);
+      resolve();
+    };
+    const t = setTimeout(() => {
+      tokenWaiters = tokenWaiters.filter((w) => w !== done);
+      resolve();
+    }, ms);
+    tokenWaiters.push(done);
+  });
+}
+
+async function withRefreshLock<T>(work: () => Promise<T>): Promise<T> {
+  const locks = typeof navigator !== "undefined" ? navigator.locks : undefined;
+  if (!locks) return work();
+  return locks.request(LOCK_NAME, { mode: "exclusive" }, work) as Promise<T>;
+}
+
+async function exchangeCookie(): Promise<RefreshOutcome> {
+  let response: Response;
+  try {
+    response = await fetch(REFRESH_URL, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: {
+        "Content-Type": "application/json",
+        Accept: "application/graphql-response+json, application/json",
+        "Accept-Language": currentLang(),
+        "X-Ovoz-CSRF": "1",
+      },
+      body: JSON.stringify({ query: REFRESH_MUTATION, operationName: "RefreshSession" }),
+    });
+  } catch {
+    return "network";
+  }
+  if (response.status >= 500) return "network";
+  let body: { data?: { refreshSession?: { __typename: string; accessToken?: string; expiresIn?: number } } };
+  try {
+    body = await response.json();
+  } catch {
+    return "network";
+  }
+  const result = body.data?.refreshSession;
+  if (result?.__typename === "Token" && result.accessToken && result.expiresIn) {
+    startSession(result.accessToken, result.expiresIn);
+    return "ok";
+  }
+  return "invalid";
+}
+
+/**
+ * Get a new access token, serialized with every other tab. Calls made while one is in
+ * flight in this tab share it.
+ */
+export function refreshSession(): Promise<RefreshOutcome> {
+  if (inFlight) return inFlight;
+  const startedAt = Date.now();
+  const previous = token?.value ?? null;
+  inFlight = withRefreshLock(async () => {
+    // Another tab may have refreshed while this one waited for the lock.
+    if (token && token.value !== previous && token.obtainedAt >= startedAt) return "ok" as const;
+    if (refreshedSince(startedAt)) {
+      await waitForBroadcast(500);
+      if (token && token.value !== previous) return "ok" as const;
+    }
+    return exchangeCookie();
+  })
+    .then((outcome) => {
+      if (outcome === "invalid") endSession({ broadcast: false });
+      return outcome;
+    })
+    .finally(() => {
+      inFlight = null;
+    });
+  return inFlight;
+}
+
+/** The access token to send now: refreshed first when it is about to run out. */
+export async function freshAccessToken(): Promise<string | null> {
+  if (status === "signedOut") return null;
+  if (token && token.expiresAt - Date.now() > REFRESH_MARGIN_MS / 2) return token.value;
+  if (!token && status !== "signedIn") return null;
+  await refreshSession();
+  return token?.value ?? null;
+}
+
+/** Mark the token as no longer accepted (the server said so): the next use refreshes. */
+export function tokenRejected(value: string | null): void {
+  if (token && token.value === value) token = { ...token, expiresAt: 0 };
+}
+
+/** On page load: a signed-in user who reloads stays signed in. */
+export async function restoreSession(): Promise<SessionStatus> {
+  if (typeof BroadcastChannel !== "undefined" && !channel) {
+    channel = new BroadcastChannel("ovoz-session");
+    channel.onmessage = (event: MessageEvent<Message>) => {
+      const message = event.data;
+      if (message.type === "token") adopt(message.value, message.expiresAt);
+      else if (message.type === "signedOut") endSession({ broadcast: false });
+    };
+  }
+  if (typeof document !== "undefined") {
+    document.addEventListener("visibilitychange", () => {
+      // Timers are throttled in background tabs: check again when the tab is seen.
+      if (document.visibilityState === "visible" && token && token.expiresAt - Date.now() < REFRESH_MARGIN_MS) {
+        void refreshSession();
+      }
+    });
+  }
+  let outcome = await refreshSession();
+  // A server that is restarting should not sign anyone out: try a few times.
+  for (let tries = 0; outcome === "network" && tries < 3; tries += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    outcome = await refreshSession();
+  }
+  if (outcome !== "ok") endSession({ broadcast: false });
+  return status;
+}
+
+/** For tests: back to the state of a fresh page. */
+export function resetSessionForTests(): void {
+  clearTimeout(timer);
+  token = null;
+  status = "unknown";
+  inFlight = null;
+  tokenWaiters = [];
+  channel?.close();
+  channel = null;
+  listeners.clear();
+}

@@ -1,0 +1,184 @@
+import { useEffect, useId, useState, useSyncExternalStore, type DragEvent } from "react";
+import { useLang, useT, type Translate } from "../i18n";
+import type { Lang } from "../i18n/lang";
+import { uploads as defaultQueue, type UploadItem, type UploadQueue } from "../upload/queue";
+import { useServerInfo } from "../api/serverInfo";
+import { formatBytes, formatPercent } from "../lib/format";
+import { Link } from "../router";
+import { Recorder } from "./Recorder";
+
+const UPLOAD_LANG_KEY = "ovoz.uploadLanguage";
+/** Names of the languages in themselves: the same in every UI language. */
+export const RECORDING_LANGUAGES = [
+  { code: "uz", name: "Oʻzbekcha" },
+  { code: "ru", name: "Русский" },
+  { code: "en", name: "English" },
+] as const;
+
+function rememberedLanguage(): string {
+  try {
+    return localStorage.getItem(UPLOAD_LANG_KEY) ?? "";
+  } catch {
+    return "";
+  }
+}
+
+function messageText(item: UploadItem, t: Translate, lang: Lang): string | null {
+  const message = item.message;
+  if (!message) return null;
+  if ("text" in message) return message.text;
+  const vars: Record<string, string | number> = {};
+  for (const [name, value] of Object.entries(message.vars ?? {})) {
+    vars[name] = typeof value === "number" && (name === "size" || name === "max") ? formatBytes(value, lang) : value;
+  }
+  return t(message.key, vars);
+}
+
+export function UploadPanel({ queue = defaultQueue }: { queue?: UploadQueue }) {
+  const t = useT();
+  const lang = useLang();
+  const inputId = useId();
+  const languageId = useId();
+  const info = useServerInfo();
+  const items = useSyncExternalStore(queue.subscribe, queue.snapshot, queue.snapshot);
+  const [language, setLanguage] = useState(rememberedLanguage);
+  const [dragging, setDragging] = useState(false);
+
+  useEffect(() => {
+    if (info) queue.maxUploadBytes = info.maxUploadBytes;
+  }, [info, queue]);
+
+  const chooseLanguage = (value: string): void => {
+    setLanguage(value);
+    try {
+      localStorage.setItem(UPLOAD_LANG_KEY, value);
+    } catch {
+      // Not remembered.
+    }
+  };
+
+  const addFiles = (files: FileList | File[] | null): void => {
+    if (!files || files.length === 0) return;
+    queue.add(Array.from(files), language || null);
+  };
+
+  const onDrop = (event: DragEvent): void => {
+    event.preventDefault();
+    setDragging(false);
+    addFiles(event.dataTransfer.files);
+  };
+
+  const chosen = info?.languages.find((l) => l.code === language);
+  const unsupported = chosen !== undefined && !chosen.supported;
+
+  return (
+    <section className="upload" aria-labelledby={`${inputId}-title`}>
+      <h2 id={`${inputId}-title`}>{t("upload.title")}</h2>
+      <div
+        className={dragging ? "dropzone dragging" : "dropzone"}
+        onDragOver={(e) => {
+          e.preventDefault();
+          setDragging(true);
+        }}
+        onDragLeave={() => setDragging(false)}
+        onDrop={onDrop}
+      >
+        <p className="hint">{t("upload.drop")}</p>
+        <label htmlFor={inputId} className="button primary file-label">
+          {t("upload.input")}
+        </label>
+        <input
+          id={inputId}
+          className="file-input"
+          type="file"
+          multiple
+          accept="audio/*,video/*,.mp3,.m4a,.wav,.ogg,.opus,.flac,.webm,.aac"
+          onChange={(e) => {
+            addFiles(e.target.files);
+            e.target.value = "";
+          }}
+        />
+        {info && <p className="hint">{t("upload.limit", { max: formatBytes(info.maxUploadBytes, lang) })}</p>}
+      </div>
+      <div className="field inline">
+        <label htmlFor={languageId}>{t("upload.language")}</label>
+        <select id={languageId} value={language} onChange={(e) => chooseLanguage(e.target.value)}>
+          <option value="">{t("upload.auto")}</option>
+          {RECORDING_LANGUAGES.map((l) => (
+            <option key={l.code} value={l.code} lang={l.code}>
+              {l.name}
+            </option>
+          ))}
+        </select>
+      </div>
+      {unsupported && (
+        <p className="warning" role="status">
+          {t("upload.unsupportedLanguage", { language: chosen.name })}
+        </p>
+      )}
+      <Recorder onRecorded={(file) => addFiles([file])} />
+      {items.length > 0 && (
+        <ul className="upload-list" aria-label={t("upload.queue")}>
+          {items.map((item) => (
+            <UploadRow key={item.id} item={item} queue={queue} text={messageText(item, t, lang)} />
+          ))}
+        </ul>
+      )}
+    </section>
+  );
+}
+
+function UploadRow({ item, queue, text }: { item: UploadItem; queue: UploadQueue; text: string | null }) {
+  const t = useT();
+  const lang = useLang();
+  const fraction = item.total > 0 ? Math.min(1, item.loaded / item.total) : 0;
+  const label = {
+    waiting: t("upload.waiting"),
+    uploading: t("upload.uploading", { percent: formatPercent(fraction, lang) }),
+    uploaded: t("upload.uploaded"),
+    refused: t("upload.refused"),
+    failed: t("upload.failed"),
+    cancelled: t("upload.cancelled"),
+  }[item.state];
+  return (
+    <li className={`upload-item state-${item.state}`} data-upload-state={item.state}>
+      <div className="upload-head">
+        <span className="filename">{item.file.name}</span>
+        <span className="hint">{formatBytes(item.file.size, lang)}</span>
+      </div>
+      {(item.state === "uploading" || item.state === "waiting") && (
+        <progress
+          max={1}
+          value={fraction}
+          aria-label={t("upload.progressOf", { name: item.file.name })}
+        />
+      )}
+      <div className="upload-foot">
+        <span className="upload-state">{label}</span>
+        {text && (
+          <span className={item.state === "refused" || item.state === "failed" ? "error" : "hint"} role="alert">
+            {text}
+          </span>
+        )}
+        <span className="actions">
+          {(item.state === "uploading" || item.state === "waiting") && (
+            <button type="button" onClick={() => queue.cancel(item.id)}>
+              {t("upload.cancel")}
+            </button>
+          )}
+          {(item.state === "failed" || item.state === "cancelled") && (
+            <button type="button" onClick={() => queue.retry(item.id)}>
+              {t("upload.tryAgain")}
+            </button>
+          )}
+          {item.state === "uploaded" && item.audioId && <Link to={`/audio/${item.audioId}`}>{t("upload.open")}</Link>}
+          {item.state !== "uploading" && item.state !== "waiting" && (
+            <button type="button" className="link-button" onClick={() => queue.dismiss(item.id)}>
+              {t("upload.dismiss")}
+            </button>
+          )}
+        </span>
+      </div>
+    </li>
+  );
+}
