@@ -12,9 +12,10 @@ from typing import Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketState
@@ -46,7 +47,7 @@ from graphql_api.refusals import (
     refusal_of,
 )
 from graphql_api.schema import build_schema
-from graphql_api.web import WebClient
+from graphql_api.web import PAGE_HEADERS, WebClient
 
 _MULTIPART_SLACK = 1024 * 1024  # room for the operations and map parts around the file
 
@@ -54,10 +55,28 @@ _MULTIPART_SLACK = 1024 * 1024  # room for the operations and map parts around t
 class OvozGraphQL(GraphQL[Context, None]):
     """Strawberry's ASGI view with our typed context."""
 
-    def __init__(self, services: Services, *, production: bool, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        services: Services,
+        *,
+        production: bool,
+        web_dir: Path | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(build_schema(production=production), **kwargs)
         self.services = services
         self.cache = ResponseCache()
+        self.web_dir = web_dir
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """GraphiQL as the web client's build serves it (web/graphiql.html: every script
+        and style from this origin, under the same policy as the app); Strawberry's page,
+        which loads GraphiQL from a CDN, only where no client was built."""
+        page = self.web_dir / "graphiql.html" if self.web_dir is not None else None
+        if page is not None and await run_in_threadpool(page.is_file):
+            html = await run_in_threadpool(page.read_text, "utf-8")
+            return HTMLResponse(html, headers={**PAGE_HEADERS, "Cache-Control": "no-cache"})
+        return await super().render_graphql_ide(request)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope.get("method") == "POST":
@@ -204,6 +223,7 @@ def create_app(
     graphql = OvozGraphQL(
         services,
         production=production,
+        web_dir=web_dir,
         graphql_ide=None if production else "graphiql",
         allow_queries_via_get=False,
         subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],

@@ -27,7 +27,7 @@ CSP = "; ".join(
         "img-src 'self' data: blob:",
         "media-src 'self' blob:",
         "connect-src 'self'",
-        "font-src 'self'",
+        "font-src 'self' data:",
         "object-src 'none'",
         "base-uri 'self'",
         "frame-ancestors 'none'",

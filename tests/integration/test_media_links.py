@@ -5,6 +5,7 @@ and the session that asked for it."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 from uuid import UUID
@@ -17,6 +18,7 @@ from starlette.applications import Starlette
 from domain.access import Principal
 from graphql_api.app import create_app
 from graphql_api.media_urls import MediaSigner
+from graphql_api.web import CSP
 from infrastructure.bootstrap import Ovoz, services_of
 from tests.factories import transcript_facts
 from tests.integration.api_keys import create_key, error_codes, post
@@ -263,3 +265,19 @@ def test_a_model_configured_for_uzbek_makes_it_supported(make_ovoz: MakeOvoz) ->
         "ru": True,
         "en": True,
     }
+
+
+def test_graphiql_comes_from_the_web_build_under_the_apps_policy(
+    store: Ovoz, tmp_path: Path
+) -> None:
+    (tmp_path / "graphiql.html").write_text('<script type="module" src="/assets/g.js"></script>')
+    app = create_app(services_of(store), production=False, web_dir=tmp_path)
+    page = asgi(app, "GET", "/graphql", headers={"Accept": "text/html"})
+    assert page.status_code == 200
+    assert page.text == '<script type="module" src="/assets/g.js"></script>'
+    assert page.headers["content-security-policy"] == CSP
+    # Without a build, Strawberry's own page (which loads GraphiQL from a CDN) stands in.
+    bare = create_app(services_of(store), production=False, web_dir=tmp_path / "none")
+    fallback = asgi(bare, "GET", "/graphql", headers={"Accept": "text/html"})
+    assert "graphiql" in fallback.text.lower()
+    assert "content-security-policy" not in fallback.headers
