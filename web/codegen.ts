@@ -1,17 +1,9 @@
-import { existsSync, readFileSync } from "node:fs";
 import type { CodegenConfig } from "@graphql-codegen/cli";
 
-// The live schema is printed by `ovoz schema` into the repository root.
-const schemaPath = "../schema.graphql";
-// Fields the client is written against before the backend has them: used only
-// while the live schema lacks them, so the build never diverges from the server.
-const pendingPath = "./schema-pending.graphql";
-const live = readFileSync(schemaPath, "utf8");
-const schema = [schemaPath];
-if (existsSync(pendingPath) && !/\bserverInfo\b/.test(live)) schema.push(pendingPath);
-
+// Operations are typed against the live schema, which `ovoz schema` prints into the
+// repository root (CI keeps the committed file equal to it).
 const config: CodegenConfig = {
-  schema,
+  schema: "../schema.graphql",
   documents: ["src/**/*.{ts,tsx}", "!src/gql/**/*"],
   ignoreNoDocuments: true,
   generates: {

@@ -1,0 +1,168 @@
+import { beforeEach, describe, expect, it, vi } from "vitest";
+import { act, screen, waitFor, within } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
+import { setLang } from "../i18n/lang";
+import { UploadQueue } from "../upload/queue";
+import { UploadPanel } from "./UploadPanel";
+import { fakeApi, renderWithClient } from "../test/api";
+
+/** The network boundary of uploads: a scripted XMLHttpRequest. */
+class FakeXhr {
+  static all: FakeXhr[] = [];
+  headers: Record<string, string> = {};
+  method = "";
+  url = "";
+  body: FormData | null = null;
+  status = 0;
+  responseText = "";
+  aborted = false;
+  upload: { onprogress: ((e: ProgressEvent) => void) | null } = { onprogress: null };
+  onload: (() => void) | null = null;
+  onerror: (() => void) | null = null;
+  ontimeout: (() => void) | null = null;
+  onabort: (() => void) | null = null;
+  constructor() {
+    FakeXhr.all.push(this);
+  }
+  open(method: string, url: string) {
+    this.method = method;
+    this.url = url;
+  }
+  setRequestHeader(name: string, value: string) {
+    this.headers[name.toLowerCase()] = value;
+  }
+  send(body: FormData) {
+    this.body = body;
+  }
+  abort() {
+    this.aborted = true;
+    this.onabort?.();
+  }
+  progress(loaded: number, total: number) {
+    act(() => this.upload.onprogress?.({ loaded, total, lengthComputable: true } as ProgressEvent));
+  }
+  answer(status: number, body: unknown) {
+    this.status = status;
+    this.responseText = JSON.stringify(body);
+    act(() => this.onload?.());
+  }
+  drop() {
+    act(() => this.onerror?.());
+  }
+}
+
+function file(name: string, size: number): File {
+  return new File([new Uint8Array(size)], name, { type: "audio/mpeg" });
+}
+
+const info = {
+  serverInfo: {
+    __typename: "ServerInfo",
+    maxUploadBytes: 1000,
+    maxAudioSeconds: 3600,
+    languages: [
+      { __typename: "LanguageSupport", code: "uz", name: "Oʻzbekcha", supported: false },
+      { __typename: "LanguageSupport", code: "ru", name: "Русский", supported: true },
+      { __typename: "LanguageSupport", code: "en", name: "English", supported: true },
+    ],
+  },
+};
+
+async function setup() {
+  fakeApi({ ServerInfo: () => info });
+  const queue = new UploadQueue();
+  renderWithClient(<UploadPanel queue={queue} />);
+  await screen.findByText(/Up to 1 KB per file/);
+  return queue;
+}
+
+beforeEach(() => {
+  setLang("en");
+  FakeXhr.all = [];
+  vi.stubGlobal("XMLHttpRequest", FakeXhr);
+});
+
+describe("the upload queue", () => {
+  it("sends a multipart request with the preflight header and shows its progress", async () => {
+    await setup();
+    await userEvent.upload(screen.getByLabelText("Upload recordings"), file("a.mp3", 400));
+    await waitFor(() => expect(FakeXhr.all).toHaveLength(1));
+    const xhr = FakeXhr.all[0]!;
+    expect(xhr.url).toBe("/graphql");
+    expect(xhr.headers["apollo-require-preflight"]).toBe("1");
+    expect(xhr.headers["accept-language"]).toBe("en");
+    expect(JSON.parse(String(xhr.body?.get("map")))).toEqual({ "0": ["variables.file"] });
+    expect(JSON.parse(String(xhr.body?.get("operations"))).variables).toEqual({ file: null, language: null });
+    expect((xhr.body?.get("0") as File).name).toBe("a.mp3");
+
+    xhr.progress(100, 400);
+    const bar = await screen.findByRole("progressbar", { name: "Upload of a.mp3" });
+    expect(bar).toHaveAttribute("value", "0.25");
+    expect(screen.getByText("Uploading 25%")).toBeInTheDocument();
+
+    xhr.answer(200, { data: { uploadAudio: { __typename: "Audio", id: "a9", filename: "a.mp3", status: "QUEUED" } } });
+    expect(await screen.findByText("Uploaded")).toBeInTheDocument();
+    expect(screen.getByRole("link", { name: "Open" })).toHaveAttribute("href", "/audio/a9");
+  });
+
+  it("refuses a file over the server's limit before sending a byte", async () => {
+    await setup();
+    await userEvent.upload(screen.getByLabelText("Upload recordings"), file("big.wav", 2000));
+    const row = (await screen.findByText("big.wav")).closest("li")!;
+    expect(within(row).getByRole("alert")).toHaveTextContent("This file is 2 KB; the limit is 1 KB.");
+    expect(FakeXhr.all).toHaveLength(0);
+  });
+
+  it("cancels an upload in flight and offers it again", async () => {
+    await setup();
+    await userEvent.upload(screen.getByLabelText("Upload recordings"), file("a.mp3", 400));
+    await waitFor(() => expect(FakeXhr.all).toHaveLength(1));
+    await userEvent.click(screen.getByRole("button", { name: "Cancel" }));
+    expect(FakeXhr.all[0]!.aborted).toBe(true);
+    expect(await screen.findByText("Upload stopped")).toBeInTheDocument();
+    await userEvent.click(screen.getByRole("button", { name: "Upload again" }));
+    await waitFor(() => expect(FakeXhr.all).toHaveLength(2));
+  });
+
+  it("shows the server's typed refusal beside the file", async () => {
+    await setup();
+    await userEvent.upload(screen.getByLabelText("Upload recordings"), file("notes.txt", 10));
+    await waitFor(() => expect(FakeXhr.all).toHaveLength(1));
+    FakeXhr.all[0]!.answer(200, {
+      data: { uploadAudio: { __typename: "InvalidAudio", code: "INVALID_AUDIO", message: "This is not an audio file.", reason: "NOT_AUDIO" } },
+    });
+    const row = (await screen.findByText("notes.txt")).closest("li")!;
+    expect(await within(row).findByRole("alert")).toHaveTextContent("This is not an audio file.");
+    expect(within(row).getByText("Not accepted")).toBeInTheDocument();
+    expect(within(row).queryByRole("button", { name: "Upload again" })).toBeNull();
+  });
+
+  it("offers a retry when the connection drops mid-upload", async () => {
+    await setup();
+    await userEvent.upload(screen.getByLabelText("Upload recordings"), file("a.mp3", 400));
+    await waitFor(() => expect(FakeXhr.all).toHaveLength(1));
+    FakeXhr.all[0]!.progress(200, 400);
+    FakeXhr.all[0]!.drop();
+    expect(await screen.findByText("The connection dropped during the upload.")).toBeInTheDocument();
+    await userEvent.click(screen.getByRole("button", { name: "Upload again" }));
+    await waitFor(() => expect(FakeXhr.all).toHaveLength(2));
+  });
+
+  it("uploads several files, two at a time, with the remembered language", async () => {
+    await setup();
+    await userEvent.selectOptions(screen.getByLabelText("Recording language"), "ru");
+    await userEvent.upload(screen.getByLabelText("Upload recordings"), [file("1.mp3", 1), file("2.mp3", 1), file("3.mp3", 1)]);
+    await waitFor(() => expect(FakeXhr.all).toHaveLength(2));
+    expect(JSON.parse(String(FakeXhr.all[0]!.body?.get("operations"))).variables.language).toBe("ru");
+    expect(localStorage.getItem("ovoz.uploadLanguage")).toBe("ru");
+    FakeXhr.all[0]!.answer(200, { data: { uploadAudio: { __typename: "Audio", id: "x", filename: "1.mp3", status: "QUEUED" } } });
+    await waitFor(() => expect(FakeXhr.all).toHaveLength(3));
+  });
+
+  it("warns before an Uzbek upload when the server's model does not handle Uzbek", async () => {
+    await setup();
+    expect(screen.queryByText(/does not handle/)).toBeNull();
+    await userEvent.selectOptions(screen.getByLabelText("Recording language"), "uz");
+    expect(screen.getByText(/does not handle Oʻzbekcha well/)).toBeInTheDocument();
+  });
+});

@@ -1,0 +1,217 @@
+import { describe, expect, it, beforeEach } from "vitest";
+import { screen, waitFor, within } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
+import { setLang } from "../i18n/lang";
+import { RecordingPage } from "./Recording";
+import { fakeApi, renderWithClient } from "../test/api";
+
+interface Seg {
+  id: number;
+  start: number;
+  end: number;
+  text: string;
+}
+
+function recording(version: number, segments: Seg[]) {
+  return {
+    __typename: "Audio",
+    id: "a1",
+    filename: "meeting.mp3",
+    contentType: "audio/mpeg",
+    sizeBytes: 123456,
+    durationSeconds: 12,
+    status: "COMPLETED",
+    progress: 1,
+    language: "en",
+    languageUncertain: false,
+    transcriptText: segments.map((s) => s.text).join(" "),
+    error: null,
+    version,
+    createdAt: "2026-12-01T10:00:00+00:00",
+    updatedAt: "2026-12-01T10:00:00+00:00",
+    fileUrl: `/audio/a1/file?v=${version}`,
+    txt: "/audio/a1/export/txt",
+    srt: "/audio/a1/export/srt",
+    vtt: "/audio/a1/export/vtt",
+    json: "/audio/a1/export/json",
+    segments: segments.map((s) => ({
+      __typename: "Segment",
+      ...s,
+      edited: false,
+      words: [],
+    })),
+  };
+}
+
+const ORIGINAL: Seg[] = [
+  { id: 0, start: 0, end: 4.5, text: "Hello there." },
+  { id: 1, start: 4.5, end: 9.25, text: "How are you?" },
+];
+
+function segmentAt(start: number): HTMLElement {
+  const el = document.querySelector<HTMLElement>(`[data-segment-start="${start}"]`);
+  if (!el) throw new Error(`no segment at ${start}`);
+  return el;
+}
+
+beforeEach(() => setLang("en"));
+
+describe("the recording page", () => {
+  it("shows segments with their start, one audio element and the four exports", async () => {
+    fakeApi({ Recording: () => ({ audio: recording(3, ORIGINAL) }) });
+    renderWithClient(<RecordingPage id="a1" />);
+    expect(await screen.findByRole("heading", { level: 1, name: "meeting.mp3" })).toBeInTheDocument();
+    expect(document.querySelectorAll("audio")).toHaveLength(1);
+    expect(document.querySelectorAll("[data-segment-start]")).toHaveLength(2);
+    for (const name of ["TXT", "SRT", "VTT", "JSON"]) {
+      expect(screen.getByRole("link", { name })).toHaveAttribute("href", `/audio/a1/export/${name.toLowerCase()}`);
+    }
+  });
+
+  it("seeks the player to a segment's start when it is clicked", async () => {
+    fakeApi({ Recording: () => ({ audio: recording(3, ORIGINAL) }) });
+    renderWithClient(<RecordingPage id="a1" />);
+    await screen.findByText("How are you?");
+    await userEvent.click(screen.getByText("How are you?"));
+    expect(document.querySelector("audio")?.currentTime).toBe(4.5);
+  });
+
+  it("saves an edited segment with Enter, carrying the version it was edited at", async () => {
+    const api = fakeApi({
+      Recording: () => ({ audio: recording(3, ORIGINAL) }),
+      UpdateAudio: () => ({ updateAudio: recording(4, [ORIGINAL[0]!, { ...ORIGINAL[1]!, text: "How are you doing?" }]) }),
+    });
+    renderWithClient(<RecordingPage id="a1" />);
+    await screen.findByText("How are you?");
+    const row = segmentAt(4.5);
+    await userEvent.click(within(row).getByRole("button", { name: "Edit" }));
+    const box = within(row).getByRole("textbox");
+    await userEvent.clear(box);
+    await userEvent.type(box, "How are you doing?{Enter}");
+    await waitFor(() => expect(screen.getByText("How are you doing?")).toBeInTheDocument());
+    expect(api.of("UpdateAudio")[0]?.variables).toEqual({
+      id: "a1",
+      input: { segments: [{ id: 1, text: "How are you doing?" }], expectedVersion: 3 },
+    });
+    expect(localStorage.getItem("ovoz.draft.a1.1")).toBeNull();
+  });
+
+  it("cancels with Esc and leaves the text as it was", async () => {
+    const api = fakeApi({ Recording: () => ({ audio: recording(3, ORIGINAL) }) });
+    renderWithClient(<RecordingPage id="a1" />);
+    await screen.findByText("Hello there.");
+    const row = segmentAt(0);
+    await userEvent.click(within(row).getByRole("button", { name: "Edit" }));
+    await userEvent.type(within(row).getByRole("textbox"), " Extra{Escape}");
+    expect(within(row).queryByRole("textbox")).toBeNull();
+    expect(screen.getByText("Hello there.")).toBeInTheDocument();
+    expect(api.of("UpdateAudio")).toHaveLength(0);
+    expect(localStorage.getItem("ovoz.draft.a1.0")).toBeNull();
+  });
+
+  it("keeps an unsaved draft through a remount (a reload)", async () => {
+    fakeApi({ Recording: () => ({ audio: recording(3, ORIGINAL) }) });
+    const first = renderWithClient(<RecordingPage id="a1" />);
+    await screen.findByText("Hello there.");
+    const row = segmentAt(0);
+    await userEvent.click(within(row).getByRole("button", { name: "Edit" }));
+    await userEvent.type(within(row).getByRole("textbox"), " General Kenobi.");
+    first.unmount();
+
+    renderWithClient(<RecordingPage id="a1" />);
+    await screen.findByText("How are you?");
+    const again = within(segmentAt(0));
+    expect(again.getByRole("textbox")).toHaveValue("Hello there. General Kenobi.");
+    expect(again.getByText("Your unsaved draft was restored.")).toBeInTheDocument();
+  });
+
+  it("on a conflict shows both versions and saves mine on top of theirs when I choose it", async () => {
+    let server = recording(3, ORIGINAL);
+    const api = fakeApi({
+      Recording: () => ({ audio: server }),
+      UpdateAudio: ({ variables }) => {
+        const input = variables.input as { expectedVersion: number; segments: Seg[] };
+        if (input.expectedVersion !== server.version) {
+          return { updateAudio: { __typename: "VersionConflict", code: "VERSION_CONFLICT", message: "Changed meanwhile", currentVersion: server.version } };
+        }
+        const text = input.segments[0]!.text;
+        server = recording(server.version + 1, [{ ...ORIGINAL[0]!, text }, ORIGINAL[1]!]);
+        return { updateAudio: server };
+      },
+    });
+    renderWithClient(<RecordingPage id="a1" />);
+    await screen.findByText("Hello there.");
+    const row = segmentAt(0);
+    await userEvent.click(within(row).getByRole("button", { name: "Edit" }));
+    const box = within(row).getByRole("textbox");
+    await userEvent.clear(box);
+    await userEvent.type(box, "Mine.");
+
+    // Meanwhile someone else saves the same segment.
+    server = recording(4, [{ ...ORIGINAL[0]!, text: "Theirs." }, ORIGINAL[1]!]);
+    await userEvent.click(within(row).getByRole("button", { name: "Save" }));
+
+    const choice = await within(segmentAt(0)).findByRole("group", { name: /Someone else changed/ });
+    expect(within(choice).getByText("Theirs.")).toBeInTheDocument();
+    expect(within(choice).getByRole("textbox", { name: "Your version" })).toHaveValue("Mine.");
+    expect(JSON.parse(localStorage.getItem("ovoz.draft.a1.0") ?? "{}").text).toBe("Mine.");
+
+    await userEvent.click(within(choice).getByRole("button", { name: "Keep mine" }));
+    await waitFor(() => expect(within(segmentAt(0)).getByText("Mine.")).toBeInTheDocument());
+    const saves = api.of("UpdateAudio").map((c) => (c.variables.input as { expectedVersion: number }).expectedVersion);
+    expect(saves).toEqual([3, 4]);
+    expect(server.segments[0]?.text).toBe("Mine.");
+    expect(localStorage.getItem("ovoz.draft.a1.0")).toBeNull();
+  });
+
+  it("on a conflict can take theirs, dropping the draft", async () => {
+    let server = recording(3, ORIGINAL);
+    fakeApi({
+      Recording: () => ({ audio: server }),
+      UpdateAudio: () => ({ updateAudio: { __typename: "VersionConflict", code: "VERSION_CONFLICT", message: "x", currentVersion: 4 } }),
+    });
+    renderWithClient(<RecordingPage id="a1" />);
+    await screen.findByText("Hello there.");
+    await userEvent.click(within(segmentAt(0)).getByRole("button", { name: "Edit" }));
+    await userEvent.type(within(segmentAt(0)).getByRole("textbox"), "!");
+    server = recording(4, [{ ...ORIGINAL[0]!, text: "Theirs." }, ORIGINAL[1]!]);
+    await userEvent.click(within(segmentAt(0)).getByRole("button", { name: "Save" }));
+    await userEvent.click(await screen.findByRole("button", { name: "Use the saved one" }));
+    expect(within(segmentAt(0)).getByText("Theirs.")).toBeInTheDocument();
+    expect(localStorage.getItem("ovoz.draft.a1.0")).toBeNull();
+  });
+
+  it("is no conflict when someone changed only another segment: it saves again at the new version", async () => {
+    let server = recording(3, ORIGINAL);
+    const api = fakeApi({
+      Recording: () => ({ audio: server }),
+      UpdateAudio: ({ variables }) => {
+        const input = variables.input as { expectedVersion: number };
+        if (input.expectedVersion !== server.version) {
+          return { updateAudio: { __typename: "VersionConflict", code: "VERSION_CONFLICT", message: "x", currentVersion: server.version } };
+        }
+        server = recording(server.version + 1, [{ ...ORIGINAL[0]!, text: "Edited first." }, { ...ORIGINAL[1]!, text: "Other edit." }]);
+        return { updateAudio: server };
+      },
+    });
+    renderWithClient(<RecordingPage id="a1" />);
+    await screen.findByText("Hello there.");
+    await userEvent.click(within(segmentAt(0)).getByRole("button", { name: "Edit" }));
+    const box = within(segmentAt(0)).getByRole("textbox");
+    await userEvent.clear(box);
+    await userEvent.type(box, "Edited first.");
+    server = recording(4, [ORIGINAL[0]!, { ...ORIGINAL[1]!, text: "Other edit." }]);
+    await userEvent.keyboard("{Enter}");
+    await waitFor(() => expect(screen.getByText("Edited first.")).toBeInTheDocument());
+    expect(screen.queryByRole("group", { name: /Someone else changed/ })).toBeNull();
+    expect(api.of("UpdateAudio").map((c) => (c.variables.input as { expectedVersion: number }).expectedVersion)).toEqual([3, 4]);
+  });
+
+  it("sends the UI language with every request", async () => {
+    setLang("ru");
+    const api = fakeApi({ Recording: () => ({ audio: recording(3, ORIGINAL) }) });
+    renderWithClient(<RecordingPage id="a1" />);
+    await screen.findByText("Hello there.");
+    expect(api.calls[0]?.headers.get("Accept-Language")).toBe("ru");
+  });
+});
