@@ -1,0 +1,203 @@
+/**
+ * What every browser test shares: the server under test, the UI's own dictionaries (so a
+ * test finds "Send code" as the user reads it in uz, ru or en), sign-in through the SMS
+ * outbox, axe-core and screenshots.
+ */
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { test as base, expect, type Locator, type Page } from "@playwright/test";
+import { AxeBuilder } from "@axe-core/playwright";
+import { en } from "../../src/i18n/en";
+import { ru } from "../../src/i18n/ru";
+import { uz } from "../../src/i18n/uz";
+import { chromiumPath, NO_CHROMIUM, SCREENSHOTS } from "./env";
+import type { ServerInfo } from "./server";
+
+export { expect };
+export type Lang = "uz" | "ru" | "en";
+export type Key = keyof typeof en;
+export const LANGS: readonly Lang[] = ["uz", "ru", "en"];
+/** Chromium's locale decides navigator.languages: the app must follow it on a first visit. */
+export const LOCALES: Record<Lang, string> = { uz: "uz-UZ", ru: "ru-RU", en: "en-US" };
+export const PHONE = { width: 390, height: 844 };
+export const DESKTOP = { width: 1280, height: 800 };
+const DICTIONARIES: Record<Lang, Record<Key, string>> = { uz, ru, en };
+
+/** A string of the UI in a language, with {vars} filled in as the app does. */
+export function tr(lang: Lang, key: Key, vars: Record<string, string | number> = {}): string {
+  return DICTIONARIES[lang][key].replace(/\{(\w+)\}/g, (whole, name: string) =>
+    vars[name] === undefined ? whole : String(vars[name]),
+  );
+}
+
+export function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/** Every spec calls this first: without a Chromium the whole tier skips, saying how to get one. */
+export function requireChromium(): void {
+  base.skip(!chromiumPath(), NO_CHROMIUM);
+}
+
+export function sharedServer(): ServerInfo {
+  const url = process.env.OVOZ_E2E_URL;
+  const varDir = process.env.OVOZ_E2E_VAR_DIR;
+  if (!url || !varDir) throw new Error("OVOZ_E2E_URL is not set: run the tests through playwright.config.ts (its globalSetup starts ovoz)");
+  return { url, varDir, port: Number(new URL(url).port) };
+}
+
+/** A fresh +99890 number per sign-in, so every test is a new user. */
+export function randomPhone(): string {
+  return `+99890${String(Math.floor(Math.random() * 1e7)).padStart(7, "0")}`;
+}
+
+interface OutboxLine {
+  to: string;
+  code: string;
+}
+
+function codesFor(varDir: string, phone: string): string[] {
+  let text = "";
+  try {
+    text = readFileSync(path.join(varDir, "sms-outbox.jsonl"), "utf8");
+  } catch {
+    return [];
+  }
+  return text
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as OutboxLine)
+    .filter((line) => line.to === phone)
+    .map((line) => line.code);
+}
+
+/** Polls the development SMS outbox for the code sent after `already` earlier ones. */
+export async function waitForCode(varDir: string, phone: string, already: number): Promise<string> {
+  let code = "";
+  await expect
+    .poll(
+      () => {
+        const codes = codesFor(varDir, phone);
+        code = codes.length > already ? (codes[codes.length - 1] ?? "") : "";
+        return code;
+      },
+      { message: `an SMS code for ${phone} in the outbox`, timeout: 20_000 },
+    )
+    .toMatch(/^\d{6}$/);
+  return code;
+}
+
+/** The app in one page, in one language. */
+export class App {
+  constructor(
+    readonly page: Page,
+    readonly lang: Lang,
+    readonly server: ServerInfo,
+  ) {}
+
+  t(key: Key, vars?: Record<string, string | number>): string {
+    return tr(this.lang, key, vars);
+  }
+
+  button(key: Key, vars?: Record<string, string | number>): Locator {
+    return this.page.getByRole("button", { name: this.t(key, vars), exact: true });
+  }
+
+  /** Sign in through the UI with the code from the outbox; ends on the library. */
+  async signIn(
+    phone: string = randomPhone(),
+    { from = "/", atCode }: { from?: string; atCode?: () => Promise<void> } = {},
+  ): Promise<string> {
+    const { page } = this;
+    if (!page.url().includes("/signin")) await page.goto(from);
+    await expect(page).toHaveURL(/\/signin/);
+    await page.getByRole("textbox", { name: this.t("signin.phone"), exact: true }).fill(phone);
+    const before = codesFor(this.server.varDir, phone).length;
+    await this.button("signin.send").click();
+    const code = await waitForCode(this.server.varDir, phone, before);
+    const codeBox = page.getByRole("textbox", { name: this.t("signin.code"), exact: true });
+    await expect(codeBox).toHaveAttribute("autocomplete", "one-time-code");
+    await expect(codeBox).toBeFocused();
+    if (atCode) await atCode();
+    await codeBox.fill(code);
+    await this.button("signin.submit").click();
+    await expect(page).not.toHaveURL(/\/signin/, { timeout: 20_000 });
+    return phone;
+  }
+
+  /** The library's row of a recording (its link is named by the filename). */
+  row(filename: string): Locator {
+    return this.page.locator("li.audio-item").filter({
+      has: this.page.getByRole("link", { name: filename, exact: true }),
+    });
+  }
+
+  async upload(files: string | string[] | { name: string; mimeType: string; buffer: Buffer }[]): Promise<void> {
+    await this.page.getByLabel(this.t("upload.input"), { exact: true }).setInputFiles(files as string[]);
+  }
+
+  /** Records every status word any library row or recording page shows, in order, per filename. */
+  async watchStatuses(): Promise<void> {
+    await this.page.evaluate(() => {
+      const w = window as unknown as { __statuses?: Record<string, string[]>; __statusObserver?: MutationObserver };
+      if (w.__statusObserver) return;
+      w.__statuses = {};
+      const record = (): void => {
+        for (const badge of Array.from(document.querySelectorAll("[data-status]"))) {
+          const item = badge.closest("li.audio-item");
+          const name = item?.querySelector("a.audio-name")?.textContent ?? document.querySelector("h1")?.textContent ?? "?";
+          const status = badge.getAttribute("data-status") ?? "";
+          const seen = (w.__statuses![name] ??= []);
+          if (seen[seen.length - 1] !== status) seen.push(status);
+        }
+      };
+      w.__statusObserver = new MutationObserver(record);
+      w.__statusObserver.observe(document.body, { subtree: true, childList: true, attributes: true, characterData: true });
+      record();
+    });
+  }
+
+  async statusesSeen(name: string): Promise<string[]> {
+    return this.page.evaluate((n) => (window as unknown as { __statuses?: Record<string, string[]> }).__statuses?.[n] ?? [], name);
+  }
+
+  async waitCompleted(row: Locator): Promise<void> {
+    await expect(row.locator("[data-status]")).toHaveAttribute("data-status", "COMPLETED", { timeout: 90_000 });
+    await expect(row.locator("[data-status]")).toHaveText(this.t("status.COMPLETED"));
+  }
+}
+
+/** axe-core on what the page shows now: no serious or critical violation. */
+export async function checkA11y(page: Page, what: string): Promise<void> {
+  const results = await new AxeBuilder({ page }).analyze();
+  const bad = results.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  const report = bad
+    .map((v) => `${v.impact} ${v.id}: ${v.help}\n${v.nodes.map((n) => `    ${n.target.join(" ")} — ${n.failureSummary ?? ""}`).join("\n")}`)
+    .join("\n");
+  expect(bad, `axe-core on ${what} (${page.url()}):\n${report}`).toEqual([]);
+}
+
+/** web/test-results/screenshots/<lang>-<width>-<name>.png */
+export async function screenshot(page: Page, lang: Lang, name: string): Promise<void> {
+  const width = page.viewportSize()?.width ?? 0;
+  await page.screenshot({ path: path.join(SCREENSHOTS, `${lang}-${width}-${name}.png`), fullPage: true });
+}
+
+/** Both at once, as every page of the app gets them. */
+export async function checkPage(page: Page, lang: Lang, name: string): Promise<void> {
+  await screenshot(page, lang, name);
+  await checkA11y(page, `${lang} ${page.viewportSize()?.width ?? 0}px ${name}`);
+}
+
+export async function audioTime(page: Page): Promise<number> {
+  return page.locator("audio").evaluate((el: HTMLAudioElement) => el.currentTime);
+}
+
+export const test = base.extend<{ server: ServerInfo }>({
+  server: async ({}, use) => {
+    await use(sharedServer());
+  },
+  baseURL: async ({ server }, use) => {
+    await use(server.url);
+  },
+});
