@@ -5,7 +5,6 @@ import { useDraftEditor, type SaveResult } from "./useDraftEditor";
 
 export interface WordView {
   start: number;
-  end: number;
   word: string;
   probability?: number | null;
 }

@@ -13,9 +13,17 @@ export function formatClock(seconds: number | null | undefined): string {
 
 const INTL_LOCALE: Record<Lang, string> = { uz: "uz-Latn-UZ", ru: "ru-RU", en: "en-GB" };
 
+// Browsers' ICU data often lacks Uzbek month names ("2026 M12 1"): spell them here.
+const UZ_MONTHS = ["yanvar", "fevral", "mart", "aprel", "may", "iyun", "iyul", "avgust", "sentabr", "oktabr", "noyabr", "dekabr"];
+
 export function formatDateTime(iso: string, lang: Lang): string {
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return iso;
+  if (lang === "uz") {
+    const hh = String(date.getHours()).padStart(2, "0");
+    const mm = String(date.getMinutes()).padStart(2, "0");
+    return `${date.getDate()}-${UZ_MONTHS[date.getMonth()] ?? ""}, ${date.getFullYear()}, ${hh}:${mm}`;
+  }
   return new Intl.DateTimeFormat(INTL_LOCALE[lang], { dateStyle: "medium", timeStyle: "short" }).format(date);
 }
 

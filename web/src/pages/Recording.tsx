@@ -39,7 +39,7 @@ graphql(`
       end
       text
       edited
-      words { start end word probability }
+      words { start word probability }
     }
   }
 `);
