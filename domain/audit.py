@@ -17,64 +17,103 @@ REDACTED = "redacted"
 
 @dataclass(frozen=True)
 class AuditEntry:
+    """``summary`` in English; ``detail`` is the same as a message key and its values,
+    for the API to say in the reader's language."""
+
     version: int
     type: str
     at: datetime
     actor: str
     summary: str
     redacted: bool = False
+    detail: tuple[str, dict[str, object]] = ("", {})
+
+
+Said = tuple[str, str, dict[str, object]]  # (English, message key, its values)
 
 
 def _mb(size: int) -> str:
-    return f"{size / 1_000_000:.1f} MB"
+    return f"{size / 1_000_000:.1f}"
 
 
-def _uploaded(e: Any) -> tuple[str, str]:
-    language = f", language hint {e.language}" if e.language else ""
-    summary = (
-        f"Uploaded {e.content_type}, {_mb(e.size_bytes)}, {e.duration_seconds:.1f} s{language}"
-    )
-    return str(e.owner_id), summary
+def _uploaded(e: Any) -> tuple[str, Said]:
+    values: dict[str, object] = {
+        "content_type": e.content_type,
+        "size_mb": _mb(e.size_bytes),
+        "seconds": f"{e.duration_seconds:.1f}",
+    }
+    english = f"Uploaded {e.content_type}, {_mb(e.size_bytes)} MB, {e.duration_seconds:.1f} s"
+    if e.language:
+        return str(e.owner_id), (
+            f"{english}, language hint {e.language}",
+            "AUDIT_UPLOADED_WITH_HINT",
+            {**values, "language": e.language},
+        )
+    return str(e.owner_id), (english, "AUDIT_UPLOADED", values)
 
 
-def _edited(e: Any) -> tuple[str, str]:
+def _edited(e: Any) -> tuple[str, Said]:
     if e.text is not None:
-        return str(e.editor_id), f"Transcript replaced ({len(e.text.split())} words)"
-    return str(e.editor_id), f"{len(e.segment_edits)} segment(s) corrected"
+        words: dict[str, object] = {"words": len(e.text.split())}
+        return str(e.editor_id), (
+            f"Transcript replaced ({words['words']} words)",
+            "AUDIT_REPLACED",
+            words,
+        )
+    count: dict[str, object] = {"segments": len(e.segment_edits)}
+    return str(e.editor_id), (
+        f"{count['segments']} segment(s) corrected",
+        "AUDIT_CORRECTED",
+        count,
+    )
 
 
-def _started(e: Any) -> tuple[str, str]:
-    return f"worker {e.worker}", f"Transcription started (attempt {e.attempt})"
+def _started(e: Any) -> tuple[str, Said]:
+    said = (
+        f"Transcription started (attempt {e.attempt})",
+        "AUDIT_STARTED",
+        {"attempt": e.attempt},
+    )
+    return f"worker {e.worker}", said
 
 
-def _completed(e: Any) -> tuple[str, str]:
+def _completed(e: Any) -> tuple[str, Said]:
     language = e.language or "?"
     probability = f" p={e.language_probability:.2f}" if e.language_probability is not None else ""
+    values: dict[str, object] = {
+        "model": e.model_name,
+        "language": f"{language}{probability}",
+        "words": len(e.text.split()),
+        "segments": len(e.segments),
+        "seconds": f"{e.processing_seconds:.1f}",
+    }
     doubt = ", language uncertain" if e.language_uncertain else ""
-    return SYSTEM, (
+    english = (
         f"Transcribed by {e.model_name}: {language}{probability}{doubt}, "
-        f"{len(e.text.split())} words in {len(e.segments)} segments, "
+        f"{values['words']} words in {values['segments']} segments, "
         f"{e.processing_seconds:.1f} s"
     )
+    key = "AUDIT_COMPLETED_UNCERTAIN" if e.language_uncertain else "AUDIT_COMPLETED"
+    return SYSTEM, (english, key, values)
 
 
-def _failed(e: Any) -> tuple[str, str]:
+def _failed(e: Any) -> tuple[str, Said]:
     outcome = "will retry" if e.retryable else "final"
-    return (
-        SYSTEM,
-        f"Transcription failed (attempt {e.attempt}, {outcome}): {e.reason.split(':')[0]}",
-    )
+    reason = e.reason.split(":")[0]
+    english = f"Transcription failed (attempt {e.attempt}, {outcome}): {reason}"
+    key = "AUDIT_FAILED_RETRY" if e.retryable else "AUDIT_FAILED_FINAL"
+    return SYSTEM, (english, key, {"attempt": e.attempt, "reason": reason})
 
 
-def _requeued(e: Any) -> tuple[str, str]:
-    return str(e.actor_id), "Transcription requested again"
+def _requeued(e: Any) -> tuple[str, Said]:
+    return str(e.actor_id), ("Transcription requested again", "AUDIT_REQUEUED", {})
 
 
-def _deleted(e: Any) -> tuple[str, str]:
-    return str(e.actor_id), "Deleted, audio and data key erased"
+def _deleted(e: Any) -> tuple[str, Said]:
+    return str(e.actor_id), ("Deleted, audio and data key erased", "AUDIT_DELETED", {})
 
 
-_DESCRIBE: dict[type, tuple[str, Callable[[Any], tuple[str, str]]]] = {
+_DESCRIBE: dict[type, tuple[str, Callable[[Any], tuple[str, Said]]]] = {
     Recording.AudioUploaded: ("AudioUploaded", _uploaded),
     Recording.TranscriptEdited: ("TranscriptEdited", _edited),
     Recording.TranscriptionStarted: ("TranscriptionStarted", _started),
@@ -95,14 +134,17 @@ def audit_entry(event: Any) -> AuditEntry:
             actor=REDACTED,
             summary="Details erased",
             redacted=True,
+            detail=("AUDIT_ERASED", {}),
         )
     known = _DESCRIBE.get(type(event))
     name = known[0] if known else type(event).__name__
-    actor, summary = known[1](event) if known else (SYSTEM, name)
+    other: Said = (name, "AUDIT_OTHER", {"name": name})
+    actor, (summary, key, values) = known[1](event) if known else (SYSTEM, other)
     return AuditEntry(
         version=event.originator_version,
         type=name,
         at=event.timestamp,
         actor=actor,
         summary=summary,
+        detail=(key, values),
     )

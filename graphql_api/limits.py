@@ -62,7 +62,7 @@ class QueryLimits:
     # deep: its TypeRef fragment nests ofType nine times. Two levels of slack for clients
     # that nest it once or twice more.
     max_introspection_depth: int = 16
-    max_cost: int = 250_000
+    max_cost: int = 500_000
     max_aliases: int = 15
     max_fragment_spreads: int = 100
     max_fragments: int = 100

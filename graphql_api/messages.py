@@ -213,6 +213,74 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "en": "Unexpected error. Request id: {request_id}.",
         "ru": "Непредвиденная ошибка. Номер запроса: {request_id}.",
     },
+    # The audit trail (auditTrail.summary): what each event did, without personal data.
+    "AUDIT_UPLOADED": {
+        "uz": "Yuklandi: {content_type}, {size_mb} MB, {seconds} s",
+        "en": "Uploaded {content_type}, {size_mb} MB, {seconds} s",
+        "ru": "Загружено: {content_type}, {size_mb} МБ, {seconds} с",
+    },
+    "AUDIT_UPLOADED_WITH_HINT": {
+        "uz": "Yuklandi: {content_type}, {size_mb} MB, {seconds} s, ko'rsatilgan til: {language}",
+        "en": "Uploaded {content_type}, {size_mb} MB, {seconds} s, language hint {language}",
+        "ru": "Загружено: {content_type}, {size_mb} МБ, {seconds} с, указанный язык: {language}",
+    },
+    "AUDIT_REPLACED": {
+        "uz": "Matn butunlay almashtirildi ({words} so'z)",
+        "en": "Transcript replaced ({words} words)",
+        "ru": "Текст заменён целиком ({words} сл.)",
+    },
+    "AUDIT_CORRECTED": {
+        "uz": "Tuzatilgan qismlar: {segments}",
+        "en": "{segments} segment(s) corrected",
+        "ru": "Исправлено фрагментов: {segments}",
+    },
+    "AUDIT_STARTED": {
+        "uz": "Matnga aylantirish boshlandi ({attempt}-urinish)",
+        "en": "Transcription started (attempt {attempt})",
+        "ru": "Распознавание началось (попытка {attempt})",
+    },
+    "AUDIT_COMPLETED": {
+        "uz": "{model} modeli matnga aylantirdi: til {language}, {segments} qismda {words} so'z, "
+        "{seconds} s",
+        "en": "Transcribed by {model}: {language}, {words} words in {segments} segments, "
+        "{seconds} s",
+        "ru": "Распознано моделью {model}: язык {language}, {words} сл. во фрагментах: "
+        "{segments}, {seconds} с",
+    },
+    "AUDIT_COMPLETED_UNCERTAIN": {
+        "uz": "{model} modeli matnga aylantirdi: til {language} (aniq emas), {segments} qismda "
+        "{words} so'z, {seconds} s",
+        "en": "Transcribed by {model}: {language}, language uncertain, {words} words in "
+        "{segments} segments, {seconds} s",
+        "ru": "Распознано моделью {model}: язык {language} (не уверена), {words} сл. во "
+        "фрагментах: {segments}, {seconds} с",
+    },
+    "AUDIT_FAILED_RETRY": {
+        "uz": "Matnga aylantirib bo'lmadi ({attempt}-urinish, yana uriniladi): {reason}",
+        "en": "Transcription failed (attempt {attempt}, will retry): {reason}",
+        "ru": "Распознать не удалось (попытка {attempt}, будет повтор): {reason}",
+    },
+    "AUDIT_FAILED_FINAL": {
+        "uz": "Matnga aylantirib bo'lmadi ({attempt}-urinish, oxirgi): {reason}",
+        "en": "Transcription failed (attempt {attempt}, final): {reason}",
+        "ru": "Распознать не удалось (попытка {attempt}, последняя): {reason}",
+    },
+    "AUDIT_REQUEUED": {
+        "uz": "Qayta matnga aylantirish so'raldi",
+        "en": "Transcription requested again",
+        "ru": "Запрошено повторное распознавание",
+    },
+    "AUDIT_DELETED": {
+        "uz": "O'chirildi: audio va ma'lumot kaliti yo'q qilindi",
+        "en": "Deleted, audio and data key erased",
+        "ru": "Удалено: аудио и ключ данных уничтожены",
+    },
+    "AUDIT_ERASED": {
+        "uz": "Tafsilotlar o'chirilgan",
+        "en": "Details erased",
+        "ru": "Подробности стёрты",
+    },
+    "AUDIT_OTHER": {"uz": "{name}", "en": "{name}", "ru": "{name}"},
 }
 
 

@@ -11,6 +11,7 @@ from domain.access import Scope
 from domain.audit import AuditEntry
 from domain.recordings import RecordingNotFoundError
 from graphql_api.context import Info
+from graphql_api.messages import message
 from graphql_api.permissions import require_principal
 from graphql_api.recordings.queries import parse_id
 
@@ -21,17 +22,20 @@ class AuditEvent:
     type: str
     at: datetime
     actor: str = strawberry.field(description="A user id, a worker, 'system' or 'redacted'.")
-    summary: str
+    summary: str = strawberry.field(
+        description="What happened, in the language of Accept-Language (Uzbek by default)."
+    )
     redacted: bool = strawberry.field(description="The event's details were erased.")
 
     @classmethod
-    def from_entry(cls, e: AuditEntry) -> AuditEvent:
+    def from_entry(cls, e: AuditEntry, locale: str) -> AuditEvent:
+        key, values = e.detail
         return cls(
             version=e.version,
             type=e.type,
             at=e.at,
             actor=e.actor,
-            summary=e.summary,
+            summary=message(key, locale, **values) if key else e.summary,
             redacted=e.redacted,
         )
 
@@ -50,4 +54,4 @@ class AuditQuery:
             )
         except RecordingNotFoundError:
             return []
-        return [AuditEvent.from_entry(e) for e in entries]
+        return [AuditEvent.from_entry(e, info.context.locale) for e in entries]

@@ -257,3 +257,19 @@ def test_production_never_suggests_a_name_development_does(kind: str) -> None:
     assert prod
     assert "Did you mean" not in prod
     assert suggested not in prod
+
+
+def test_the_web_clients_recording_page_fits_with_room_to_grow() -> None:
+    """The recording page asks for every segment with its words' timings; a long
+    recording's worst case must pass, with room for a few more fields."""
+    query = """query($id: ID!) { audio(id: $id) {
+      id filename contentType sizeBytes durationSeconds status progress language
+      languageUncertain transcriptText error version createdAt updatedAt fileUrl
+      txt: exportUrl(format: TXT) srt: exportUrl(format: SRT)
+      vtt: exportUrl(format: VTT) json: exportUrl(format: JSON)
+      segments { id start end text edited avgLogprob noSpeechProb
+                 words { start end word probability } } } }"""
+    cost = measure(query).cost
+    assert cost < 0.7 * LIMITS.max_cost, cost
+    result = run(DEV, query, {"id": "00000000-0000-4000-8000-000000000000"})
+    assert not {"QUERY_TOO_COMPLEX", "QUERY_TOO_DEEP"} & set(codes(result.errors or [])), result

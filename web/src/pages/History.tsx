@@ -97,7 +97,7 @@ export function HistoryPage({ id }: { id: string }) {
             <div className="hint">
               {t("hist.by", { actor: actorName(e.actor) })} · <time dateTime={e.at}>{formatDateTime(e.at, lang)}</time>
             </div>
-            <p className="summary small" lang="en">
+            <p className="summary small">
               {e.summary}
             </p>
             {!e.redacted && e.type !== "AudioDeleted" && (
