@@ -16,7 +16,8 @@ const TTL_SECONDS = 20;
 const test = shared.extend<object, { own: OvozServer }>({
   own: [
     async ({}, use) => {
-      const server = new OvozServer("own", { JWT_TTL_SECONDS: String(TTL_SECONDS) });
+      // A short job lease, so the job of a killed worker is taken again within seconds.
+      const server = new OvozServer("own", { JWT_TTL_SECONDS: String(TTL_SECONDS), JOB_LEASE_SECONDS: "6" });
       try {
         await server.start();
         await use(server);
@@ -71,36 +72,44 @@ test("an access token that runs out while the page is open: the app refreshes an
   expect(answered, "refreshes after the outage succeeded").toContain(200);
 });
 
-test("the server restarts while a recording is processing: the page reconnects and shows Completed without a reload", async ({
-  page,
-  server,
-  own,
-}) => {
-  test.setTimeout(150_000);
-  const app = new App(page, "en", server);
-  const clip = clipPath();
-  let documentLoads = 0;
-  page.on("load", () => {
-    documentLoads += 1;
+for (const { signal, settle } of [
+  // SIGTERM the moment the page shows Processing: the worker gives the job back.
+  { signal: "SIGTERM" as const, settle: 0 },
+  // SIGKILL once the page has settled: a crash, the job's lease runs out, its PostgreSQL is orphaned.
+  { signal: "SIGKILL" as const, settle: 1_500 },
+]) {
+  test(`the server restarts (${signal}) while a recording is processing: the page reconnects and shows Completed without a reload`, async ({
+    page,
+    server,
+    own,
+  }) => {
+    test.setTimeout(150_000);
+    const app = new App(page, "en", server);
+    const clip = clipPath();
+    let documentLoads = 0;
+    page.on("load", () => {
+      documentLoads += 1;
+    });
+    await app.signIn();
+    await page.getByLabel(app.t("upload.language"), { exact: true }).selectOption("en");
+    await app.watchStatuses();
+    const loads = documentLoads;
+    await app.upload(clip.path);
+    const row = app.row(clip.name);
+    await expect(row.locator("[data-status]")).toHaveAttribute("data-status", "PROCESSING", { timeout: 60_000 });
+    if (settle) await page.waitForTimeout(settle);
+
+    await own.stop(signal, { keepPostgres: signal === "SIGKILL" });
+    await page.waitForTimeout(1_000);
+    await own.start();
+
+    await app.waitCompleted(row);
+    expect(documentLoads, "no reload").toBe(loads);
+    const seen = await app.statusesSeen(clip.name);
+    expect(seen.slice(-1)).toEqual(["COMPLETED"]);
+    expect(seen).toContain("PROCESSING");
+    // Still signed in after the restart: the page works on.
+    await page.getByRole("link", { name: clip.name, exact: true }).click();
+    await expect(page.locator("[data-segment-start]").first()).toContainText(clip.text);
   });
-  await app.signIn();
-  await page.getByLabel(app.t("upload.language"), { exact: true }).selectOption("en");
-  await app.watchStatuses();
-  const loads = documentLoads;
-  await app.upload(clip.path);
-  const row = app.row(clip.name);
-  await expect(row.locator("[data-status]")).toHaveAttribute("data-status", "PROCESSING", { timeout: 60_000 });
-
-  await own.stop("SIGTERM");
-  await page.waitForTimeout(1_000);
-  await own.start();
-
-  await app.waitCompleted(row);
-  expect(documentLoads, "no reload").toBe(loads);
-  const seen = await app.statusesSeen(clip.name);
-  expect(seen.slice(-1)).toEqual(["COMPLETED"]);
-  expect(seen).toContain("PROCESSING");
-  // Still signed in after the restart: the page works on.
-  await page.getByRole("link", { name: clip.name, exact: true }).click();
-  await expect(page.locator("[data-segment-start]").first()).toContainText(clip.text);
-});
+}

@@ -8,7 +8,8 @@ import { fileURLToPath } from "node:url";
 
 export const WEB_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const REPO_ROOT = path.resolve(WEB_ROOT, "..");
-export const OVOZ = path.join(REPO_ROOT, ".venv", "bin", "ovoz");
+/** The ovoz command under test: the repository's own, or $OVOZ_COMMAND (e.g. an installed build). */
+export const OVOZ = process.env.OVOZ_COMMAND || path.join(REPO_ROOT, ".venv", "bin", "ovoz");
 export const WEB_DIST = path.join(WEB_ROOT, "dist");
 export const RESULTS = path.join(WEB_ROOT, "test-results");
 export const SCREENSHOTS = path.join(RESULTS, "screenshots");

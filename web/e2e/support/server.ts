@@ -4,7 +4,7 @@
  * in the var dir; failures show the tail of it.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, copyFileSync } from "node:fs";
+import { closeSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -89,13 +89,17 @@ export class OvozServer implements ServerInfo {
     if (!existsSync(path.join(WEB_DIST, "index.html"))) {
       throw new Error(`${WEB_DIST}/index.html is missing: build the app first (cd web && npm run build)`);
     }
+    // A copy of the built app: a rebuild of web/dist during the run (someone at work on
+    // the app) must not pull the page's lazy chunks from under it.
+    const web = path.join(this.varDir, "web");
+    if (!existsSync(web)) cpSync(WEB_DIST, web, { recursive: true });
     if (!this.port) this.port = await freePort();
     this.runs += 1;
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !SCRUB.test(k)) env[k] = v;
     Object.assign(env, {
       OVOZ_VAR_DIR: this.varDir,
-      WEB_DIR: WEB_DIST,
+      WEB_DIR: web,
       PYTHONUNBUFFERED: "1",
       SMS_MAX_PER_IP_PER_HOUR: "100000",
       SMS_MAX_PER_PREFIX_PER_HOUR: "100000",
@@ -130,8 +134,12 @@ export class OvozServer implements ServerInfo {
     throw new Error(`ovoz serve did not answer /healthz within ${START_TIMEOUT_MS / 1000} s:\n${this.logTail()}`);
   }
 
-  /** SIGTERM (or the given signal), SIGKILL after 20 s; an embedded PostgreSQL left behind is stopped too. */
-  async stop(signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
+  /**
+   * SIGTERM (or the given signal), SIGKILL after 20 s. An embedded PostgreSQL left behind
+   * (ovoz cannot stop it after a SIGKILL) is stopped too, unless `keepPostgres`: a crash
+   * test starts ovoz again with its orphaned PostgreSQL still running, as a real crash would.
+   */
+  async stop(signal: NodeJS.Signals = "SIGTERM", { keepPostgres = false }: { keepPostgres?: boolean } = {}): Promise<void> {
     const child = this.child;
     if (!child) return;
     this.child = null;
@@ -145,7 +153,7 @@ export class OvozServer implements ServerInfo {
       }
     }
     process.off("exit", this.exitHook);
-    await this.stopStrayPostgres();
+    if (!keepPostgres) await this.stopStrayPostgres();
   }
 
   /** After a SIGKILL ovoz cannot stop its PostgreSQL: do it as ovoz would (fast shutdown). */
