@@ -109,6 +109,10 @@ def _requeued(e: Any) -> tuple[str, Said]:
     return str(e.actor_id), ("Transcription requested again", "AUDIT_REQUEUED", {})
 
 
+def _cancelled(e: Any) -> tuple[str, Said]:
+    return str(e.actor_id), ("Transcription cancelled", "AUDIT_CANCELLED", {})
+
+
 def _deleted(e: Any) -> tuple[str, Said]:
     return str(e.actor_id), ("Deleted, audio and data key erased", "AUDIT_DELETED", {})
 
@@ -120,6 +124,7 @@ _DESCRIBE: dict[type, tuple[str, Callable[[Any], tuple[str, Said]]]] = {
     Recording.TranscriptionCompleted: ("TranscriptionCompleted", _completed),
     Recording.TranscriptionFailed: ("TranscriptionFailed", _failed),
     Recording.TranscriptionRequeued: ("TranscriptionRequeued", _requeued),
+    Recording.TranscriptionCancelled: ("TranscriptionCancelled", _cancelled),
     Recording.AudioDeleted: ("AudioDeleted", _deleted),
 }
 

@@ -18,6 +18,7 @@ class TranscriptionStatus(StrEnum):
     PROCESSING = "PROCESSING"
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
 
 
 class RecordingNotFoundError(DomainError):
@@ -49,6 +50,16 @@ class TranscriptionStateError(DomainError):
     """The transcription is not in a state that allows this step."""
 
     code = "INVALID_STATE"
+
+
+class NotCancellableError(TranscriptionStateError):
+    """Only a QUEUED or PROCESSING transcription can be cancelled."""
+
+    code = "NOT_CANCELLABLE"
+
+    def __init__(self, status: TranscriptionStatus) -> None:
+        super().__init__(f"a {status} recording cannot be cancelled")
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -137,6 +148,9 @@ class Recording(Aggregate):
         retryable: bool
 
     class TranscriptionRequeued(Event):
+        actor_id: UUID
+
+    class TranscriptionCancelled(Event):
         actor_id: UUID
 
     @event(AudioUploaded)
@@ -251,13 +265,21 @@ class Recording(Aggregate):
         self._record_failure(reason=reason, attempt=attempt, retryable=retryable)
 
     def requeue(self, actor_id: UUID) -> None:
-        """retryTranscription: a FAILED recording goes back in the queue."""
+        """retryTranscription: a FAILED or CANCELLED recording goes back in the queue."""
         self._check_live()
-        if self.status is not TranscriptionStatus.FAILED:
+        if self.status not in (TranscriptionStatus.FAILED, TranscriptionStatus.CANCELLED):
             raise TranscriptionStateError(
-                f"only a FAILED recording can be retried, not {self.status}"
+                f"only a FAILED or CANCELLED recording can be retried, not {self.status}"
             )
         self._record_requeue(actor_id=actor_id)
+
+    def cancel(self, actor_id: UUID) -> None:
+        """cancelTranscription: a QUEUED job never starts, a PROCESSING one stops. Racing
+        its completion, whichever is saved first wins (the other sees the new state)."""
+        self._check_live()
+        if self.status not in (TranscriptionStatus.QUEUED, TranscriptionStatus.PROCESSING):
+            raise NotCancellableError(self.status)
+        self._record_cancel(actor_id=actor_id)
 
     def _check_current(self, attempt: int) -> None:
         self._check_live()
@@ -316,6 +338,11 @@ class Recording(Aggregate):
     def _record_failure(self, reason: str, attempt: int, retryable: bool) -> None:
         self.status = TranscriptionStatus.QUEUED if retryable else TranscriptionStatus.FAILED
         self.error = reason
+
+    @event(TranscriptionCancelled)
+    def _record_cancel(self, actor_id: UUID) -> None:
+        self.status = TranscriptionStatus.CANCELLED
+        self.error = None
 
     @event(TranscriptionRequeued)
     def _record_requeue(self, actor_id: UUID) -> None:

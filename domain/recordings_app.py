@@ -214,6 +214,20 @@ class Recordings(Application[UUID]):
         recording.fail_transcription(attempt, reason, retryable=retryable)
         return self._save(recording)
 
+    def cancel_transcription(self, principal: Principal, recording_id: UUID) -> Written:
+        """Stop the recording's transcription (owner or admin). A write landing between our
+        read and our save (a worker starting or completing) means reading again: then
+        the recording is still cancellable, or it is not (NotCancellableError)."""
+        for _ in range(_DELETE_TRIES):
+            recording = self.get(principal, recording_id)
+            read_version = recording.version
+            recording.cancel(principal.user_id)
+            try:
+                return self._save(recording)
+            except RecordConflictError:
+                continue
+        raise VersionConflictError(read_version, self._current_version(recording_id))
+
     def retry_transcription(self, principal: Principal, recording_id: UUID) -> Written:
         recording = self.get(principal, recording_id)
         recording.requeue(principal.user_id)

@@ -107,9 +107,15 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "ru": "Правку нельзя применить: {detail}.",
     },
     "INVALID_STATE": {
-        "uz": "Faqat xato bilan tugagan yozuvni qayta ishlash mumkin (holati: {status}).",
-        "en": "Only a FAILED recording can be retried (it is {status}).",
-        "ru": "Повторить можно только запись с ошибкой (сейчас: {status}).",
+        "uz": "Faqat xato bilan tugagan yoki bekor qilingan yozuvni qayta ishlash mumkin "
+        "(holati: {status}).",
+        "en": "Only a FAILED or CANCELLED recording can be retried (it is {status}).",
+        "ru": "Повторить можно только запись с ошибкой или отменённую (сейчас: {status}).",
+    },
+    "NOT_CANCELLABLE": {
+        "uz": "Faqat navbatdagi yoki ishlanayotgan yozuvni bekor qilish mumkin (holati: {status}).",
+        "en": "Only a QUEUED or PROCESSING transcription can be cancelled (it is {status}).",
+        "ru": "Отменить можно только запись в очереди или в работе (сейчас: {status}).",
     },
     "NOT_PERMITTED": {
         "uz": "Bu yozuvni faqat uning egasi tahrirlay oladi.",
@@ -269,6 +275,11 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "uz": "Qayta matnga aylantirish so'raldi",
         "en": "Transcription requested again",
         "ru": "Запрошено повторное распознавание",
+    },
+    "AUDIT_CANCELLED": {
+        "uz": "Matnga aylantirish bekor qilindi",
+        "en": "Transcription cancelled",
+        "ru": "Распознавание отменено",
     },
     "AUDIT_DELETED": {
         "uz": "O'chirildi: audio va ma'lumot kaliti yo'q qilindi",

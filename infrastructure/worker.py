@@ -18,6 +18,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Protocol
+from uuid import UUID
 
 from eventsourcing.persistence import RecordConflictError
 
@@ -30,7 +31,7 @@ from domain.recordings_app import Recordings
 from infrastructure.database import ConnectionParams
 from infrastructure.transcription_errors import TranscriptionCancelled, TranscriptionError
 from projections.audios import AudioProgress
-from projections.jobs import JOBS_CHANNEL, ClaimedJob, JobQueue
+from projections.jobs import CANCELLED_CHANNEL, JOBS_CHANNEL, ClaimedJob, JobQueue
 
 log = logging.getLogger("ovoz.worker")
 
@@ -78,6 +79,8 @@ class TranscriptionWorker:
         self._thread = threading.Thread(target=self._run, name="transcription-worker", daemon=True)
         self._listener = threading.Thread(target=self._listen, name="jobs-listener", daemon=True)
         self.completed = 0
+        # The job running now and the event that stops its engine (a lost lease, a cancel).
+        self._running: tuple[UUID, threading.Event] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -110,17 +113,28 @@ class TranscriptionWorker:
                 self._wake.clear()
 
     def _listen(self) -> None:
-        """Wake the worker as soon as a job is queued (PostgreSQL NOTIFY)."""
+        """Wake the worker as soon as a job is queued, and stop the engine as soon as the
+        job it runs is cancelled or its recording deleted (PostgreSQL NOTIFY)."""
         while not self._stopping.is_set():
             try:
                 with self.params.connect() as conn:
                     conn.execute(f"LISTEN {JOBS_CHANNEL}")
+                    conn.execute(f"LISTEN {CANCELLED_CHANNEL}")
                     while not self._stopping.is_set():
-                        for _ in conn.notifies(timeout=1.0, stop_after=1):
-                            self._wake.set()
+                        for notice in conn.notifies(timeout=1.0, stop_after=1):
+                            if notice.channel == CANCELLED_CHANNEL:
+                                self._cancelled(notice.payload)
+                            else:
+                                self._wake.set()
             except Exception:  # the polling fallback keeps jobs moving meanwhile
                 log.warning("worker %s: jobs listener lost its connection", self.name)
                 self._stopping.wait(1.0)
+
+    def _cancelled(self, recording_id: str) -> None:
+        running = self._running
+        if running is not None and str(running[0]) == recording_id:
+            log.info("worker %s: job %s cancelled; stopping the engine", self.name, recording_id)
+            running[1].set()
 
     # -- one job ---------------------------------------------------------------------------
 
@@ -144,20 +158,24 @@ class TranscriptionWorker:
                 )
             )
             return
+        lost = threading.Event()
+        self._running = (job.recording_id, lost)  # before the start: a cancel may follow it
         try:
             started = self.recordings.start_transcription(job.recording_id, self.name, job.attempt)
         except (RecordingNotFoundError, TranscriptionStateError):
+            self._running = None
             self.jobs.release(job, self.name, count_attempt=True)
             return
         except RecordConflictError:  # changed under us (an edit): try again shortly
+            self._running = None
             self.jobs.release(job, self.name, count_attempt=False)
             return
-        lost = threading.Event()
         renewer = threading.Thread(target=self._renew, args=(job, lost), daemon=True)
         renewer.start()
         try:
             self._transcribe(job, started.recording.blob_key, lost)
         finally:
+            self._running = None
             lost.set()
             renewer.join()
 

@@ -235,6 +235,10 @@ class AudiosProjection(ViewProjection[AudioWrites]):
         self._set(e, tracking, status=TranscriptionStatus.QUEUED, progress=None, error=None)
 
     @process_event.register
+    def _(self, e: Recording.TranscriptionCancelled, tracking: Tracking) -> None:
+        self._set(e, tracking, status=TranscriptionStatus.CANCELLED, progress=None, error=None)
+
+    @process_event.register
     def _(self, e: Recording.AudioDeleted, tracking: Tracking) -> None:
         self.view.remove(e.originator_id, tracking)
 

@@ -26,7 +26,9 @@ from projections.columns import Columns
 from projections.projection import InMemoryTracking, TrackedWrites, ViewProjection
 
 JOBS_CHANNEL = "ovoz_jobs"
-QUEUED, DONE, FAILED = "queued", "done", "failed"
+# NOTIFY payload: the id of a recording whose job was cancelled, for the worker running it.
+CANCELLED_CHANNEL = "ovoz_jobs_cancelled"
+QUEUED, DONE, FAILED, CANCELLED = "queued", "done", "failed", "cancelled"
 RETRY_BACKOFF = (timedelta(seconds=5), timedelta(seconds=30), timedelta(minutes=2))
 
 
@@ -113,6 +115,10 @@ class JobsProjection(ViewProjection[JobWrites]):
     @process_event.register
     def _(self, e: Recording.TranscriptionCompleted, tracking: Tracking) -> None:
         self.view.finish(e.originator_id, DONE, e.timestamp, tracking)
+
+    @process_event.register
+    def _(self, e: Recording.TranscriptionCancelled, tracking: Tracking) -> None:
+        self.view.finish(e.originator_id, CANCELLED, e.timestamp, tracking)
 
     @process_event.register
     def _(self, e: Recording.AudioDeleted, tracking: Tracking) -> None:

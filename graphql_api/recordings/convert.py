@@ -15,6 +15,7 @@ from graphql_api.recordings.types import (
     InvalidAudio,
     InvalidEdit,
     InvalidState,
+    NotCancellable,
     NotFound,
     NotPermitted,
     QuotaExceeded,
@@ -82,6 +83,14 @@ def invalid_state(locale: str, status: TranscriptionStatus) -> InvalidState:
     return InvalidState(
         code="INVALID_STATE",
         message=message("INVALID_STATE", locale, status=status.value),
+        status=status,
+    )
+
+
+def not_cancellable(locale: str, status: TranscriptionStatus) -> NotCancellable:
+    return NotCancellable(
+        code="NOT_CANCELLABLE",
+        message=message("NOT_CANCELLABLE", locale, status=status.value),
         status=status,
     )
 

@@ -13,6 +13,7 @@ from domain.recordings import (
     FileTooLargeError,
     InvalidAudioError,
     InvalidEditError,
+    NotCancellableError,
     NotPermittedError,
     RecordingNotFoundError,
     SegmentEdit,
@@ -27,6 +28,7 @@ from graphql_api.recordings.queries import parse_id
 from graphql_api.recordings.types import (
     Audio,
     AudioUpdateInput,
+    CancelTranscriptionResult,
     DeleteAudioResult,
     DeletedAudio,
     RetryTranscriptionResult,
@@ -106,7 +108,31 @@ class RecordingsMutation:
             return convert.not_permitted(locale)
         return await audio_after(info.context, written)
 
-    @strawberry.mutation(description="Queue a FAILED recording for transcription again.")
+    @strawberry.mutation(
+        description="Stop a recording's transcription: a QUEUED one never starts, a "
+        "PROCESSING one's engine stops within moments. The recording ends CANCELLED; "
+        "retryTranscription queues it again."
+    )
+    async def cancel_transcription(
+        self, info: Info, id: strawberry.ID
+    ) -> CancelTranscriptionResult:
+        principal = require_principal(info.context, Scope.RECORDINGS_WRITE)
+        recordings = info.context.services.recordings
+        locale = info.context.locale
+        audio_id = parse_id(id)
+        if audio_id is None:
+            return convert.not_found(locale)
+        try:
+            written = await run_in_threadpool(recordings.cancel_transcription, principal, audio_id)
+        except RecordingNotFoundError:
+            return convert.not_found(locale)
+        except NotCancellableError as e:
+            return convert.not_cancellable(locale, e.status)
+        return await audio_after(info.context, written)
+
+    @strawberry.mutation(
+        description="Queue a FAILED or CANCELLED recording for transcription again."
+    )
     async def retry_transcription(self, info: Info, id: strawberry.ID) -> RetryTranscriptionResult:
         principal = require_principal(info.context, Scope.RECORDINGS_WRITE)
         recordings = info.context.services.recordings

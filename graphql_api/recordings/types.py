@@ -221,6 +221,11 @@ class InvalidState(Error):
     status: TranscriptionStatus
 
 
+@strawberry.type(description="Only a QUEUED or PROCESSING transcription can be cancelled.")
+class NotCancellable(Error):
+    status: TranscriptionStatus
+
+
 @strawberry.input
 class SegmentEditInput:
     id: int
@@ -246,6 +251,9 @@ UpdateAudioResult = Annotated[
 ]
 RetryTranscriptionResult = Annotated[
     Audio | NotFound | InvalidState, strawberry.union("RetryTranscriptionResult")
+]
+CancelTranscriptionResult = Annotated[
+    Audio | NotFound | NotCancellable, strawberry.union("CancelTranscriptionResult")
 ]
 DeleteAudioResult = Annotated[
     DeletedAudio | NotFound | VersionConflict, strawberry.union("DeleteAudioResult")

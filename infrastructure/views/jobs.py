@@ -14,7 +14,14 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL
 
 from infrastructure.views.tracked import TrackedView
-from projections.jobs import JOB_COLUMNS, JOBS_CHANNEL, RETRY_BACKOFF, ClaimedJob
+from projections.jobs import (
+    CANCELLED,
+    CANCELLED_CHANNEL,
+    JOB_COLUMNS,
+    JOBS_CHANNEL,
+    RETRY_BACKOFF,
+    ClaimedJob,
+)
 
 _CREATE = (
     """CREATE TABLE IF NOT EXISTS transcription_jobs (
@@ -91,11 +98,14 @@ class JobsView(TrackedView):
                 "lease_expires_at = NULL, updated_at = %s WHERE recording_id = %s",
                 (state, at, recording_id),
             )
+            if state == CANCELLED:
+                _notify_cancelled(curs, recording_id)
             self._insert_tracking(curs, tracking)
 
     def cancel(self, recording_id: UUID, tracking: Tracking) -> None:
         with self.datastore.transaction(commit=True) as curs:
             curs.execute("DELETE FROM transcription_jobs WHERE recording_id = %s", (recording_id,))
+            _notify_cancelled(curs, recording_id)  # a deleted recording's engine stops too
             self._insert_tracking(curs, tracking)
 
     # -- for workers ------------------------------------------------------------------------
@@ -153,3 +163,8 @@ class JobsView(TrackedView):
 
 def _notify_workers(curs: Cursor[DictRow]) -> None:
     curs.execute(SQL("NOTIFY {}").format(SQL(JOBS_CHANNEL)))
+
+
+def _notify_cancelled(curs: Cursor[DictRow], recording_id: UUID) -> None:
+    """Delivered on commit: the worker running this job stops its engine at once."""
+    curs.execute("SELECT pg_notify(%s, %s)", (CANCELLED_CHANNEL, str(recording_id)))

@@ -56,6 +56,7 @@ NEEDS: dict[str, Scope | str | None] = {
     "Mutation.updateAudio": WRITE,
     "Mutation.deleteAudio": WRITE,
     "Mutation.retryTranscription": WRITE,
+    "Mutation.cancelTranscription": WRITE,
     "Mutation.deleteAccount": ACCOUNT,
     "Mutation.signOut": ACCOUNT,
     "Mutation.signOutEverywhere": ACCOUNT,

@@ -58,7 +58,8 @@ def sign_in(ovoz: Ovoz, phone: str) -> Principal:
 
 
 def populate(ovoz: Ovoz, owners: list[Principal], count: int, offset: int = 0) -> list[uuid.UUID]:
-    """Recordings in every state: queued, processing, completed, edited, deleted."""
+    """Recordings in every state: queued, processing, completed, edited, cancelled (and
+    some retried after), deleted."""
     ids = []
     for n in range(offset, offset + count):
         owner = owners[n % len(owners)]
@@ -70,6 +71,10 @@ def populate(ovoz: Ovoz, owners: list[Principal], count: int, offset: int = 0) -
             ovoz.recordings.complete_transcription(recording_id, 1, talk_transcript(n))
         if n % 5 == 3:
             ovoz.recordings.edit_transcript(owner, recording_id, f"edited talk {n}", [], None)
+        if n % 5 == 1 and n % 3 == 0:  # processing, then cancelled; some queued again
+            ovoz.recordings.cancel_transcription(owner, recording_id)
+            if n % 2 == 0:
+                ovoz.recordings.retry_transcription(owner, recording_id)
         if n % 7 == 6:
             ovoz.recordings.delete(owner, recording_id)
         else:
