@@ -83,6 +83,8 @@ export const en = {
   "rec.queued": "Waiting in the queue for transcription…",
   "rec.failed": "Transcription failed. {error}",
   "rec.retry": "Retry",
+  "rec.cancelTranscription": "Stop transcribing",
+  "rec.cancelled": "Transcription was stopped. Start it again whenever you like.",
   "rec.languageUncertain": "The language was hard to detect: check the transcript.",
   "rec.player": "Player",
   "rec.speed": "Speed",

@@ -85,6 +85,8 @@ export const ru: Dictionary = {
   "rec.queued": "Ожидает расшифровки в очереди…",
   "rec.failed": "Расшифровать не удалось. {error}",
   "rec.retry": "Повторить",
+  "rec.cancelTranscription": "Остановить распознавание",
+  "rec.cancelled": "Распознавание остановлено. Его можно запустить снова в любой момент.",
   "rec.languageUncertain": "Язык определить было трудно: проверьте расшифровку.",
   "rec.player": "Плеер",
   "rec.speed": "Скорость",

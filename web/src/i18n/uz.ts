@@ -85,6 +85,8 @@ export const uz: Dictionary = {
   "rec.queued": "Matnga aylantirish uchun navbat kutilmoqda…",
   "rec.failed": "Matnga aylantirib boʻlmadi. {error}",
   "rec.retry": "Qayta urinish",
+  "rec.cancelTranscription": "Matnga aylantirishni toʻxtatish",
+  "rec.cancelled": "Matnga aylantirish toʻxtatildi. Istalgan payt qaytadan boshlashingiz mumkin.",
   "rec.languageUncertain": "Tilni aniqlash qiyin boʻldi: matnni tekshirib chiqing.",
   "rec.player": "Pleyer",
   "rec.speed": "Tezlik",

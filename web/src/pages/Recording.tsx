@@ -77,6 +77,16 @@ const Retry = graphql(`
   }
 `);
 
+const CancelTranscription = graphql(`
+  mutation CancelTranscription($id: ID!) {
+    cancelTranscription(id: $id) {
+      __typename
+      ... on Audio { id status progress version error }
+      ... on Error { code message }
+    }
+  }
+`);
+
 const DeleteAudio = graphql(`
   mutation DeleteAudio($id: ID!) {
     deleteAudio(id: $id) {
@@ -238,6 +248,7 @@ export function RecordingPage({ id }: { id: string }) {
   );
 
   const [retryState, retry] = useMutation(Retry);
+  const [cancelState, cancelTranscription] = useMutation(CancelTranscription);
   const [deleteState, deleteAudio] = useMutation(DeleteAudio);
   const [actionError, setActionError] = useState<string | null>(null);
 
@@ -251,6 +262,15 @@ export function RecordingPage({ id }: { id: string }) {
       setLive({ status: answer.status, progress: answer.progress, version: answer.version, error: answer.error });
       refetch();
     }
+  };
+
+  const onCancel = async (): Promise<void> => {
+    setActionError(null);
+    const r = await cancelTranscription({ id });
+    const answer = r.data?.cancelTranscription;
+    if (!answer) setActionError(t("error.network"));
+    else if (answer.__typename !== "Audio") setActionError(answer.message);
+    else setLive({ status: answer.status, progress: answer.progress, version: answer.version, error: answer.error });
   };
 
   const onDelete = async (): Promise<void> => {
@@ -292,6 +312,19 @@ export function RecordingPage({ id }: { id: string }) {
       </div>
       {status === "PROCESSING" && <TranscriptionProgress progress={progress} name={audio.filename} />}
       {status === "QUEUED" && <p className="hint">{t("rec.queued")}</p>}
+      {(status === "QUEUED" || status === "PROCESSING") && (
+        <button type="button" disabled={cancelState.fetching} onClick={() => void onCancel()}>
+          {t("rec.cancelTranscription")}
+        </button>
+      )}
+      {status === "CANCELLED" && (
+        <div className="failed">
+          <p className="hint">{t("rec.cancelled")}</p>
+          <button type="button" className="primary" disabled={retryState.fetching} onClick={() => void onRetry()}>
+            {t("rec.retry")}
+          </button>
+        </div>
+      )}
       {status === "FAILED" && (
         <div className="failed">
           <p className="error">{t("rec.failed", { error: errorText ?? "" })}</p>
