@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bench.cancel import bench_cancel
 from bench.e2e import Bare, bench_e2e
 from bench.encryption import bench_encryption
 from bench.entries import TEST_CODE, Me
@@ -182,6 +183,10 @@ def _sms_pumping(bench: Bench) -> list[Row]:
     return bench_sms_pumping(bench.db.url)
 
 
+def _cancel(bench: Bench) -> list[Row]:
+    return bench_cancel(bench.db.url)
+
+
 def _webhooks(bench: Bench) -> list[Row]:
     return bench_webhooks(bench.db.url)
 
@@ -237,6 +242,12 @@ ENTRIES: tuple[Entry, ...] = (
         "sms-pumping",
         "SMS one client triggers in an hour to 200 numbers: defaults vs no defences",
         _sms_pumping,
+        default=False,
+    ),
+    Entry(
+        "cancel",
+        "cancelTranscription → engine stopped, batched and sequential, on 10 min of speech",
+        _cancel,
         default=False,
     ),
     Entry(
