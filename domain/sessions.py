@@ -80,6 +80,11 @@ class SessionNotFoundError(DomainError):
 class SessionRules:
     idle_timeout: timedelta = timedelta(days=30)
     max_lifetime: timedelta = timedelta(days=90)
+    # The token spent by the last refresh still rotates this long after it: a browser
+    # that reloaded while that refresh was in flight never got its answer (the new
+    # cookie), and sends the old token again. Presented later, or any older one, it is
+    # reuse, and the session ends.
+    refresh_grace: timedelta = timedelta(seconds=30)
 
 
 @dataclass(frozen=True)
@@ -201,7 +206,9 @@ class Session(Aggregate):
         when it is not this session's or the session is over."""
         if self.ended is not None or not self.is_live(now):
             raise InvalidSessionError("session ended or expired")
-        if hmac.compare_digest(secret_hash, self.refresh_hash):
+        if hmac.compare_digest(secret_hash, self.refresh_hash) or self._lost_answer(
+            secret_hash, now, rules
+        ):
             idle = min(now + rules.idle_timeout, self.expires_at)
             self._record_refresh(
                 refresh_hash=new_hash, at=now, idle_expires_at=idle, address=address
@@ -211,6 +218,15 @@ class Session(Aggregate):
             self.end(EndReason.REUSE_DETECTED, actor_id=None, now=now)
             return False
         raise InvalidSessionError("not this session's token")
+
+    def _lost_answer(self, secret_hash: str, now: datetime, rules: SessionRules) -> bool:
+        """The token the last refresh spent, presented again within the grace: its
+        answer was lost on the way (a reload, a dropped connection)."""
+        return (
+            bool(self.spent)
+            and hmac.compare_digest(secret_hash[:_SPENT_HEX], self.spent[-1])
+            and now - self.last_used_at <= rules.refresh_grace
+        )
 
     def end(self, reason: EndReason, actor_id: UUID | None, now: datetime) -> None:
         if self.ended is None:

@@ -116,6 +116,7 @@ class Ovoz:
         rules = SessionRules(
             idle_timeout=timedelta(seconds=s.session_idle_seconds),
             max_lifetime=timedelta(seconds=s.session_max_seconds),
+            refresh_grace=timedelta(seconds=s.session_refresh_grace_seconds),
         )
         return Sessions(self.identity, self.clock, rules)
 

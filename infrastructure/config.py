@@ -97,6 +97,7 @@ class Settings:
     jwt_ttl_seconds: int = 900  # the access token; sessions last longer (below)
     session_idle_seconds: int = 30 * 86400
     session_max_seconds: int = 90 * 86400
+    session_refresh_grace_seconds: int = 30
     jwt_issuer: str = "ovoz"
     jwt_audience: str = "ovoz-api"
     sms_backend: str = "console"
@@ -174,6 +175,7 @@ class Settings:
             ),
             jwt_ttl_seconds=_int(e, "JWT_TTL_SECONDS", 900),
             session_idle_seconds=_int(e, "SESSION_IDLE_TIMEOUT_SECONDS", 30 * 86400),
+            session_refresh_grace_seconds=_int(e, "SESSION_REFRESH_GRACE_SECONDS", 30),
             session_max_seconds=_int(e, "SESSION_MAX_LIFETIME_SECONDS", 90 * 86400),
             jwt_issuer=e.get("JWT_ISSUER", "ovoz"),
             jwt_audience=e.get("JWT_AUDIENCE", "ovoz-api"),
