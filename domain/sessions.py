@@ -223,7 +223,8 @@ class Session(Aggregate):
         """The token the last refresh spent, presented again within the grace: its
         answer was lost on the way (a reload, a dropped connection)."""
         return (
-            bool(self.spent)
+            rules.refresh_grace > timedelta(0)
+            and bool(self.spent)
             and hmac.compare_digest(secret_hash[:_SPENT_HEX], self.spent[-1])
             and now - self.last_used_at <= rules.refresh_grace
         )

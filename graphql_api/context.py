@@ -125,6 +125,7 @@ class Services:
     webhooks: WebhookServices | None = None  # None: the webhook fields answer INTERNAL
     media: MediaSigner | None = None  # None: Audio.fileUrl/exportUrl answer INTERNAL
     server_info: ServerFacts = field(default_factory=ServerFacts)
+    production: bool = False  # ENV=production: cookies are always Secure
 
 
 @dataclass

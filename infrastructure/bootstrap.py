@@ -330,6 +330,7 @@ def services_of(ovoz: Ovoz) -> Services:
         signin=_signin_pacing(ovoz.settings),
         webhooks=WebhookServices(ovoz.webhooks, ovoz.webhook_view, ovoz.webhook_outbox),
         media=MediaSigner(ovoz.settings.jwt_secret),
+        production=ovoz.settings.is_production,
         server_info=ServerFacts(
             max_upload_bytes=ovoz.settings.max_upload_bytes,
             max_audio_seconds=ovoz.settings.max_audio_seconds,

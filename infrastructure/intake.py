@@ -106,8 +106,13 @@ class AudioIntake:
 
 
 def display_filename(raw: str | None) -> str:
-    """A name safe to show: no directories, no control characters, bounded length."""
+    """A name safe to show: no directories, no control characters, bounded length.
+
+    Browsers write a file's ``"``, CR and LF as ``%22``, ``%0D`` and ``%0A`` in a multipart
+    filename (the HTML form-data encoding); the name the person chose is the decoded one."""
     name = raw or ""
+    for encoded, plain in (("%22", '"'), ("%0D", ""), ("%0A", ""), ("%0d", ""), ("%0a", "")):
+        name = name.replace(encoded, plain)
     name = PureWindowsPath(PurePosixPath(name).name).name
     name = unicodedata.normalize("NFC", name)
     name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip(" .")

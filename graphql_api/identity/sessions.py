@@ -160,6 +160,20 @@ def client_address(context: Context) -> str | None:
     return client.host if client is not None else None
 
 
+def _secure(context: Context) -> bool:
+    """``Secure`` always in production and over https; in development over plain http
+    only for this machine (browsers keep Secure cookies of http://localhost), since a
+    browser drops a Secure cookie that http://192.168.1.5:8000 sets, and a phone on the
+    LAN trying a development server would be signed out on every reload."""
+    if context.services.production:
+        return True
+    url = context.request.url
+    return url.scheme in ("https", "wss") or (url.hostname or "") in _LOOPBACK_HOSTS
+
+
+_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+
+
 def _set_cookie(context: Context, token: str, lifetime: timedelta) -> None:
     response = context.response
     if not isinstance(response, Response):
@@ -169,7 +183,7 @@ def _set_cookie(context: Context, token: str, lifetime: timedelta) -> None:
         token,
         max_age=max(0, int(lifetime.total_seconds())),
         path=SESSION_PATH,
-        secure=True,
+        secure=_secure(context),
         httponly=True,
         samesite="strict",
     )
@@ -179,7 +193,11 @@ def _clear_cookie(context: Context) -> None:
     response = context.response
     if isinstance(response, Response):
         response.delete_cookie(
-            REFRESH_COOKIE, path=SESSION_PATH, secure=True, httponly=True, samesite="strict"
+            REFRESH_COOKIE,
+            path=SESSION_PATH,
+            secure=_secure(context),
+            httponly=True,
+            samesite="strict",
         )
 
 

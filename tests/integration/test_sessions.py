@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from dataclasses import replace
 from http.cookies import SimpleCookie
 from typing import Any
 
@@ -334,7 +335,9 @@ def test_browser_mode_keeps_the_refresh_token_in_a_strict_http_only_cookie(
 ) -> None:
     _clock[0].advance(61)
     post(app, "mutation($p: String!) { sendOtp(phoneNumber: $p) { __typename } }", p=ALICE)
-    body, response = post(app, VERIFY, p=ALICE, c=CODES[ALICE], t="BROWSER")
+    body, response = post(
+        app, VERIFY, headers={"Host": "127.0.0.1:8000"}, p=ALICE, c=CODES[ALICE], t="BROWSER"
+    )
     token = body["data"]["verifyOtp"]
     assert token["refreshToken"] is None  # never where a script can read it
     raw = response.headers["set-cookie"]
@@ -384,6 +387,27 @@ def test_browser_mode_keeps_the_refresh_token_in_a_strict_http_only_cookie(
     cleared = _set_cookie(response)["ovoz_refresh"]
     assert cleared.value == ""
     assert cleared["max-age"] == "0"
+
+
+def test_the_cookie_is_secure_except_on_plain_http_to_another_machine_in_development(
+    ovoz: Ovoz,
+) -> None:
+    """A browser drops a Secure cookie that plain http sets (localhost aside): a phone
+    trying a development server on the LAN would be signed out on every reload."""
+
+    def cookie_for(app: Starlette, phone: str, host: str, **headers: str) -> Any:
+        _clock[0].advance(61)
+        sent = {"Host": host, **headers}
+        post(app, "mutation($p: String!) { sendOtp(phoneNumber: $p) { __typename } }",
+             headers=sent, p=phone)  # fmt: skip
+        _, response = post(app, VERIFY, headers=sent, p=phone, c=CODES[phone], t="BROWSER")
+        return _set_cookie(response)["ovoz_refresh"]
+
+    development = create_app(services_of(ovoz), production=False)
+    assert cookie_for(development, ALICE, "localhost:8000")["secure"] is True
+    assert cookie_for(development, ALICE, "192.168.1.5:8000")["secure"] == ""
+    production = create_app(replace(services_of(ovoz), production=True), production=True)
+    assert cookie_for(production, BOB, "192.168.1.5:8000")["secure"] is True
 
 
 def test_deleting_the_account_ends_and_erases_its_sessions(
