@@ -1,21 +1,21 @@
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
-import { Provider } from "urql";
 import { App } from "./App";
-import { makeClient } from "./api/client";
+import { ApiProvider } from "./api/ApiProvider";
 import { restoreSession } from "./auth/session";
+import { guardUserData } from "./auth/userData";
 import "./styles.css";
 
-const client = makeClient();
+guardUserData();
 void restoreSession();
 
 const root = document.getElementById("root");
 if (root) {
   createRoot(root).render(
     <StrictMode>
-      <Provider value={client}>
+      <ApiProvider>
         <App />
-      </Provider>
+      </ApiProvider>
     </StrictMode>,
   );
 }

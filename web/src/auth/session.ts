@@ -20,7 +20,8 @@ interface AccessToken {
 
 type Message =
   | { type: "token"; value: string; expiresAt: number }
-  | { type: "signedOut" };
+  /** `wipe`: the user signed out or deleted the account on purpose: nothing of theirs may stay. */
+  | { type: "signedOut"; wipe?: boolean };
 
 const REFRESH_URL = "/graphql/session";
 const REFRESH_MUTATION =
@@ -38,6 +39,10 @@ let timer: ReturnType<typeof setTimeout> | undefined;
 const listeners = new Set<() => void>();
 let channel: BroadcastChannel | null = null;
 let tokenWaiters: Array<() => void> = [];
+/** The user of the current session, or of the last one (kept after it expired). */
+let userId: string | null = null;
+const userListeners = new Set<(previous: string | null, next: string) => void>();
+const wipeListeners = new Set<() => void>();
 
 function emit(): void {
   for (const listener of listeners) listener();
@@ -64,9 +69,48 @@ function post(message: Message): void {
   }
 }
 
+/** The `sub` claim of an access token (a JWT), or null when it cannot be read. */
+export function userIdOfToken(value: string): string | null {
+  const part = value.split(".")[1];
+  if (!part) return null;
+  try {
+    const base64 = part.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(part.length / 4) * 4, "=");
+    const claims = JSON.parse(atob(base64)) as { sub?: unknown };
+    return typeof claims.sub === "string" ? claims.sub : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Who is (or was last) signed in in this tab. */
+export function currentUserId(): string | null {
+  return userId;
+}
+
+/**
+ * Called, before anything renders for them, when a user signs in in this tab who is not
+ * the one signed in before (`previous` is null on the first sign-in of the page).
+ */
+export function onUserChange(listener: (previous: string | null, next: string) => void): () => void {
+  userListeners.add(listener);
+  return () => userListeners.delete(listener);
+}
+
+/** Called when another tab signed out on purpose (sign out, sign out everywhere, account deleted). */
+export function onWipe(listener: () => void): () => void {
+  wipeListeners.add(listener);
+  return () => wipeListeners.delete(listener);
+}
+
 function adopt(value: string, expiresAt: number): void {
   token = { value, expiresAt, obtainedAt: Date.now() };
   status = "signedIn";
+  const next = userIdOfToken(value);
+  if (next !== null && next !== userId) {
+    const previous = userId;
+    userId = next;
+    for (const listener of userListeners) listener(previous, next);
+  }
   schedule();
   const waiters = tokenWaiters;
   tokenWaiters = [];
@@ -96,12 +140,15 @@ export function startSession(accessTokenValue: string, expiresInSeconds: number)
   post({ type: "token", value: accessTokenValue, expiresAt });
 }
 
-/** Forget the session here (and, unless told otherwise, in every other tab). */
-export function endSession(options: { broadcast?: boolean } = {}): void {
+/**
+ * Forget the session here (and, unless told otherwise, in every other tab). `wipe`: the
+ * user ended it on purpose, so the other tabs drop everything of theirs too.
+ */
+export function endSession(options: { broadcast?: boolean; wipe?: boolean } = {}): void {
   clearTimeout(timer);
   token = null;
   status = "signedOut";
-  if (options.broadcast !== false) post({ type: "signedOut" });
+  if (options.broadcast !== false) post({ type: "signedOut", wipe: options.wipe === true });
   emit();
 }
 
@@ -221,7 +268,10 @@ export async function restoreSession(): Promise<SessionStatus> {
     channel.onmessage = (event: MessageEvent<Message>) => {
       const message = event.data;
       if (message.type === "token") adopt(message.value, message.expiresAt);
-      else if (message.type === "signedOut") endSession({ broadcast: false });
+      else if (message.type === "signedOut") {
+        endSession({ broadcast: false });
+        if (message.wipe) for (const listener of wipeListeners) listener();
+      }
     };
   }
   if (typeof document !== "undefined") {
@@ -249,6 +299,9 @@ export function resetSessionForTests(): void {
   status = "unknown";
   inFlight = null;
   tokenWaiters = [];
+  userId = null;
+  userListeners.clear();
+  wipeListeners.clear();
   channel?.close();
   channel = null;
   listeners.clear();

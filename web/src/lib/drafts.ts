@@ -65,3 +65,41 @@ export function clearDrafts(audioId: string): void {
     // Nothing to clear.
   }
 }
+
+/** Whose drafts the `ovoz.draft.*` keys are (several people may share one browser). */
+export const DRAFT_OWNER_KEY = "ovoz.draftOwner";
+
+function draftKeys(): string[] {
+  const keys: string[] = [];
+  for (let i = 0; i < localStorage.length; i += 1) {
+    const key = localStorage.key(i);
+    if (key?.startsWith(PREFIX)) keys.push(key);
+  }
+  return keys;
+}
+
+/** Every draft of every recording, and whose they were. */
+export function clearAllDrafts(): void {
+  try {
+    for (const key of draftKeys()) localStorage.removeItem(key);
+    localStorage.removeItem(DRAFT_OWNER_KEY);
+  } catch {
+    // Nothing to clear.
+  }
+}
+
+/**
+ * A user signed in: the drafts in this browser become theirs. Drafts another user left
+ * (their session expired, then someone else signed in) are dropped, never shown.
+ */
+export function claimDrafts(userId: string): void {
+  try {
+    const owner = localStorage.getItem(DRAFT_OWNER_KEY);
+    if (owner !== null && owner !== userId) {
+      for (const key of draftKeys()) localStorage.removeItem(key);
+    }
+    localStorage.setItem(DRAFT_OWNER_KEY, userId);
+  } catch {
+    // Storage disabled: there are no drafts either.
+  }
+}

@@ -2,8 +2,7 @@ import { useId, useState } from "react";
 import { useMutation, useQuery } from "urql";
 import { graphql } from "../gql";
 import { useLang, useT } from "../i18n";
-import { navigate } from "../router";
-import { endSession } from "../auth/session";
+import { leaveAfterSignOut } from "../auth/userData";
 import { formatDateTime } from "../lib/format";
 import { useDocumentTitle } from "../lib/useDocumentTitle";
 
@@ -44,18 +43,15 @@ export function AccountPage() {
   const [error, setError] = useState<string | null>(null);
   const word = t("acc.deleteWord");
 
-  const leave = (): void => {
-    navigate("/signin", { replace: true });
-    endSession();
-  };
-
   const onSignOut = async (everywhere: boolean): Promise<void> => {
     const r = everywhere ? await signOutEverywhere({}) : await signOut({});
     if (r.error && !r.data) {
       setError(t("error.network"));
       return;
     }
-    leave();
+    // Uploads, drafts and the cache go with the session: the next person on this
+    // browser starts from nothing.
+    leaveAfterSignOut();
   };
 
   const onRevoke = async (id: string): Promise<void> => {
@@ -67,14 +63,8 @@ export function AccountPage() {
 
   const onDelete = async (): Promise<void> => {
     const r = await deleteAccount({});
-    if (r.data?.deleteAccount.__typename === "DeletedAccount") {
-      try {
-        for (const key of Object.keys(localStorage)) if (key.startsWith("ovoz.draft.")) localStorage.removeItem(key);
-      } catch {
-        // Nothing to clear.
-      }
-      leave();
-    } else setError(t("error.network"));
+    if (r.data?.deleteAccount.__typename === "DeletedAccount") leaveAfterSignOut();
+    else setError(t("error.network"));
   };
 
   const data = result.data;

@@ -10,6 +10,7 @@ export interface Call {
   variables: Record<string, unknown>;
   headers: Headers;
 }
+/** The `data` of the answer, or a promise of it (to hold an answer back). */
 export type Answer = (call: Call) => unknown;
 
 /** Stub fetch: each GraphQL request is answered `{"data": answer(call)}`. */
@@ -22,7 +23,7 @@ export function fakeApi(answers: Record<string, Answer>) {
     calls.push(call);
     const answer = answers[operationName];
     if (!answer) throw new Error(`unexpected operation ${operationName}`);
-    return new Response(JSON.stringify({ data: answer(call) }), {
+    return new Response(JSON.stringify({ data: await answer(call) }), {
       status: 200,
       headers: { "Content-Type": "application/json" },
     });

@@ -85,6 +85,15 @@ export class UploadQueue {
     this.emit();
   }
 
+  /** Forget every file, stopping those on their way (the user signed out, or another signed in). */
+  reset(): void {
+    const handles = [...this.handles.values()];
+    this.handles.clear();
+    this.items = [];
+    for (const handle of handles) handle.abort();
+    this.emit();
+  }
+
   private find(id: number): UploadItem | undefined {
     return this.items.find((i) => i.id === id);
   }
@@ -111,6 +120,8 @@ export class UploadQueue {
     );
     this.handles.set(item.id, handle);
     void handle.done.then((outcome) => {
+      // Dropped by reset(): nothing of it may come back.
+      if (this.handles.get(item.id) !== handle) return;
       this.handles.delete(item.id);
       this.finish(item.id, outcome);
       this.pump();
