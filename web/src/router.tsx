@@ -51,10 +51,23 @@ export function matchPath(pattern: string, path: string): Record<string, string>
   return params;
 }
 
-/** Only same-origin paths are followed after sign-in (no open redirect). */
+/**
+ * Only same-origin paths are followed after sign-in (no open redirect). The browser's
+ * own URL parser decides, so "/\\evil.example" or "/<tab>/evil.example" (which it reads
+ * as another host) fall back to "/" instead of reaching history.replaceState.
+ */
 export function safeNext(next: string | null): string {
-  if (!next || !next.startsWith("/") || next.startsWith("//") || next.startsWith("/signin")) return "/";
-  return next;
+  if (!next || !next.startsWith("/")) return "/";
+  let url: URL;
+  try {
+    url = new URL(next, window.location.origin);
+  } catch {
+    return "/";
+  }
+  if (url.origin !== window.location.origin || !url.pathname.startsWith("/") || url.pathname.startsWith("/signin")) {
+    return "/";
+  }
+  return url.pathname + url.search + url.hash;
 }
 
 type LinkProps = AnchorHTMLAttributes<HTMLAnchorElement> & { to: string };
