@@ -40,6 +40,7 @@ export const en = {
   "library.empty": "No recordings yet. Upload an audio file or record one, and its transcript will appear here.",
   "library.noMatches": "No recordings match the search or the filter.",
   "library.range": "{from}–{to} of {total}",
+  "library.stale": "Can't reach the server just now: this is the list as it was. It updates again once the server answers.",
   "library.pages": "Pages",
   "library.prev": "Previous",
   "library.next": "Next",

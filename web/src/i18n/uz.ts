@@ -42,6 +42,7 @@ export const uz: Dictionary = {
   "library.empty": "Hozircha yozuv yoʻq. Audio fayl yuklang yoki ovoz yozing — matni shu yerda paydo boʻladi.",
   "library.noMatches": "Qidiruv yoki filtrga mos yozuv topilmadi.",
   "library.range": "{total} tadan {from}–{to}",
+  "library.stale": "Server hozir javob bermayapti: roʻyxat avvalgi holatida koʻrsatilmoqda. Server javob berishi bilan yangilanadi.",
   "library.pages": "Sahifalar",
   "library.prev": "Oldingi",
   "library.next": "Keyingi",

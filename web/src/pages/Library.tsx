@@ -11,6 +11,8 @@ import { formatClock, formatDateTime } from "../lib/format";
 import { useDocumentTitle } from "../lib/useDocumentTitle";
 
 const PAGE_SIZE = 20;
+/** While the server cannot be reached, ask again this often. */
+const RETRY_MS = 5_000;
 const STATUSES = ["QUEUED", "PROCESSING", "COMPLETED", "FAILED"] as const;
 
 const Library = graphql(`
@@ -121,7 +123,18 @@ export function LibraryPage() {
     };
   }, [refetch]);
 
-  const list = result.data?.audios;
+  // A failed fetch (the server restarting, the network gone) keeps the last good page
+  // on screen, with a banner, instead of emptying the list.
+  const fresh = result.data?.audios;
+  const lastGood = useRef(fresh);
+  if (fresh) lastGood.current = fresh;
+  const list = fresh ?? lastGood.current;
+  const unreachable = Boolean(result.error) && !fresh;
+  useEffect(() => {
+    if (!unreachable) return;
+    const timer = setInterval(refetch, RETRY_MS);
+    return () => clearInterval(timer);
+  }, [unreachable, refetch]);
   useEffect(() => {
     known.current = new Set(list?.items.map((i) => i.id) ?? []);
   }, [list]);
@@ -132,8 +145,10 @@ export function LibraryPage() {
     return { ...item, ...(l.audio ?? {}), status: l.status as Item["status"], progress: l.progress, error: l.error };
   });
   const total = list?.total ?? 0;
-  const from = total === 0 ? 0 : (page - 1) * PAGE_SIZE + 1;
-  const to = Math.min(total, page * PAGE_SIZE);
+  // From the page shown (which may be the last good one), not from the address.
+  const shownSkip = list?.skip ?? (page - 1) * PAGE_SIZE;
+  const from = total === 0 ? 0 : shownSkip + 1;
+  const to = Math.min(total, shownSkip + (list?.items.length ?? 0));
   const filtered = Boolean(search || status);
 
   return (
@@ -164,7 +179,7 @@ export function LibraryPage() {
           </div>
         </div>
 
-        {result.error && !list && (
+        {unreachable && !list && (
           <p role="alert" className="error">
             {t("error.network")}{" "}
             <button type="button" onClick={refetch}>
@@ -172,7 +187,15 @@ export function LibraryPage() {
             </button>
           </p>
         )}
-        {!list && !result.error && <p className="hint">{t("loading")}</p>}
+        {unreachable && list && (
+          <p role="status" className="warning banner">
+            <span>{t("library.stale")}</span>{" "}
+            <button type="button" onClick={refetch}>
+              {t("action.tryAgain")}
+            </button>
+          </p>
+        )}
+        {!list && !unreachable && <p className="hint">{t("loading")}</p>}
         {list && items.length === 0 && (
           <p className="empty">{filtered ? t("library.noMatches") : t("library.empty")}</p>
         )}
