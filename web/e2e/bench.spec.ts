@@ -10,7 +10,7 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { App, DESKTOP, expect, randomPhone, requireChromium, test, waitForCode } from "./support/fixtures";
+import { App, DESKTOP, apiSignIn, expect, gql, randomPhone, requireChromium, test } from "./support/fixtures";
 import { RESULTS, clipPath } from "./support/env";
 
 requireChromium();
@@ -23,15 +23,6 @@ function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
-}
-
-async function gql(url: string, query: string, variables: Record<string, unknown>, token?: string): Promise<any> {
-  const response = await fetch(`${url}/graphql`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json", ...(token ? { Authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify({ query, variables }),
-  });
-  return (await response.json()).data;
 }
 
 test("upload click → first progress, COMPLETED committed → painted", async ({ page, server }) => {
@@ -84,20 +75,15 @@ test("upload click → first progress, COMPLETED committed → painted", async (
     .sort((a, b) => a - b);
 
   // The server's own commit time of each completion, read through the API.
-  const code = await (async () => {
-    const sent = await gql(server.url, "mutation($p: String!) { sendOtp(phoneNumber: $p) { __typename } }", { p: phone });
-    expect(sent.sendOtp.__typename).toBe("OtpSent");
-    return waitForCode(server.varDir, phone, 1);
-  })();
-  const token = (
-    await gql(server.url, 'mutation($p: String!, $c: String!) { verifyOtp(phoneNumber: $p, otpCode: $c) { ... on Token { accessToken } } }', {
-      p: phone,
-      c: code,
-    })
-  ).verifyOtp.accessToken as string;
-  const list = await gql(server.url, "{ audios(skip: 0, limit: 50) { items { filename status updatedAt } } }", {}, token);
+  const token = await apiSignIn(server, phone);
+  const list = await gql<{ audios: { items: { filename: string; updatedAt: string }[] } }>(
+    server,
+    "{ audios(skip: 0, limit: 50) { items { filename status updatedAt } } }",
+    {},
+    token,
+  );
   const committed = new Map<string, number>(
-    (list.audios.items as { filename: string; updatedAt: string }[]).map((a) => [a.filename, Date.parse(a.updatedAt)]),
+    list.audios.items.map((a) => [a.filename, Date.parse(a.updatedAt)]),
   );
 
   const ms = (value: number): number => Math.round(value * 10) / 10;

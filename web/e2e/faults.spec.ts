@@ -146,3 +146,30 @@ test("two tabs editing the same segment: the later save sees both versions, a dr
     await second.close();
   }
 });
+
+test("a library request lost to the network: the list comes back by itself once the connection does", async () => {
+  // The refetch after an upload is lost: the page shows "Can't reach the server" and its
+  // list is gone, until the next live event of the new recording brings it back.
+  await page.getByRole("link", { name: app.t("nav.library"), exact: true }).click();
+  await expect(page.getByRole("heading", { level: 1, name: app.t("library.title"), exact: true })).toBeVisible();
+  let lost = 0;
+  await page.route("**/graphql", async (route) => {
+    const request = route.request();
+    if (lost === 0 && request.method() === "POST" && /query Library\b/.test(request.postData() ?? "")) {
+      lost += 1;
+      await route.abort("internetdisconnected");
+      return;
+    }
+    await route.fallback();
+  });
+  const name = `lost-list-${clip.name}`;
+  await app.upload([{ name, mimeType: clip.mimeType, buffer: readFileSync(clip.path) }]);
+  await expect(page.locator("li.upload-item").filter({ hasText: name })).toHaveAttribute("data-upload-state", "uploaded", {
+    timeout: 30_000,
+  });
+  await expect.poll(() => lost, { message: "the library's refetch after the upload was lost" }).toBe(1);
+  await page.unroute("**/graphql");
+  const row = app.row(name);
+  await expect(row).toHaveCount(1, { timeout: 30_000 });
+  await app.waitCompleted(row);
+});

@@ -4,8 +4,8 @@
  * and a server that is stopped and started again, on the same port and var dir, while a
  * recording is being transcribed.
  */
-import type { Request } from "@playwright/test";
-import { App, DESKTOP, expect, requireChromium, test as shared } from "./support/fixtures";
+import type { Request, WebSocketRoute } from "@playwright/test";
+import { App, DESKTOP, apiSignIn, expect, gql, requireChromium, test as shared } from "./support/fixtures";
 import { clipPath } from "./support/env";
 import { OvozServer } from "./support/server";
 
@@ -16,8 +16,11 @@ const TTL_SECONDS = 20;
 const test = shared.extend<object, { own: OvozServer }>({
   own: [
     async ({}, use) => {
-      // A short job lease, so the job of a killed worker is taken again within seconds.
-      const server = new OvozServer("own", { JWT_TTL_SECONDS: String(TTL_SECONDS), JOB_LEASE_SECONDS: "6" });
+      const server = new OvozServer("own", {
+        JWT_TTL_SECONDS: String(TTL_SECONDS),
+        // A killed worker's job is taken again within seconds, not half a minute.
+        JOB_LEASE_SECONDS: "12",
+      });
       try {
         await server.start();
         await use(server);
@@ -72,44 +75,108 @@ test("an access token that runs out while the page is open: the app refreshes an
   expect(answered, "refreshes after the outage succeeded").toContain(200);
 });
 
-for (const { signal, settle } of [
-  // SIGTERM the moment the page shows Processing: the worker gives the job back.
-  { signal: "SIGTERM" as const, settle: 0 },
-  // SIGKILL once the page has settled: a crash, the job's lease runs out, its PostgreSQL is orphaned.
-  { signal: "SIGKILL" as const, settle: 1_500 },
-]) {
-  test(`the server restarts (${signal}) while a recording is processing: the page reconnects and shows Completed without a reload`, async ({
-    page,
-    server,
-    own,
-  }) => {
-    test.setTimeout(150_000);
-    const app = new App(page, "en", server);
-    const clip = clipPath();
-    let documentLoads = 0;
-    page.on("load", () => {
-      documentLoads += 1;
-    });
-    await app.signIn();
-    await page.getByLabel(app.t("upload.language"), { exact: true }).selectOption("en");
-    await app.watchStatuses();
-    const loads = documentLoads;
-    await app.upload(clip.path);
-    const row = app.row(clip.name);
-    await expect(row.locator("[data-status]")).toHaveAttribute("data-status", "PROCESSING", { timeout: 60_000 });
-    if (settle) await page.waitForTimeout(settle);
-
-    await own.stop(signal, { keepPostgres: signal === "SIGKILL" });
-    await page.waitForTimeout(1_000);
-    await own.start();
-
-    await app.waitCompleted(row);
-    expect(documentLoads, "no reload").toBe(loads);
-    const seen = await app.statusesSeen(clip.name);
-    expect(seen.slice(-1)).toEqual(["COMPLETED"]);
-    expect(seen).toContain("PROCESSING");
-    // Still signed in after the restart: the page works on.
-    await page.getByRole("link", { name: clip.name, exact: true }).click();
-    await expect(page.locator("[data-segment-start]").first()).toContainText(clip.text);
+test("the server crashes (SIGKILL) while a recording is processing: it is transcribed again, and the page, reconnected, shows Completed without a reload", async ({
+  page,
+  server,
+  own,
+}) => {
+  test.setTimeout(150_000);
+  const app = new App(page, "en", server);
+  const clip = clipPath();
+  let documentLoads = 0;
+  page.on("load", () => {
+    documentLoads += 1;
   });
-}
+  await app.signIn();
+  await page.getByLabel(app.t("upload.language"), { exact: true }).selectOption("en");
+  await app.watchStatuses();
+  const loads = documentLoads;
+  await app.upload(clip.path);
+  const row = app.row(clip.name);
+  await expect(row.locator("[data-status]")).toHaveAttribute("data-status", "PROCESSING", { timeout: 60_000 });
+  const audioId = ((await row.getByRole("link", { name: clip.name, exact: true }).getAttribute("href")) ?? "").split("/").pop() ?? "";
+
+  // A crash: ovoz gets SIGKILL, its PostgreSQL lives on and is found again by the new
+  // process; the dead worker's job is taken again when its 12-s lease runs out, by which
+  // time the page has reconnected.
+  await own.stop("SIGKILL", { keepPostgres: true });
+  await own.start();
+
+  await app.waitCompleted(row);
+  expect(documentLoads, "no reload").toBe(loads);
+  const seen = await app.statusesSeen(clip.name);
+  expect(seen.slice(-1)).toEqual(["COMPLETED"]);
+  expect(seen).toContain("PROCESSING");
+  expect(own.logAll(), "the job was cut off by the crash and run again").toContain(`job ${audioId}, attempt 2`);
+  // Still signed in after the restart: the page works on.
+  await page.getByRole("link", { name: clip.name, exact: true }).click();
+  await expect(page.locator("[data-segment-start]").first()).toContainText(clip.text);
+});
+
+test("the server restarts (SIGTERM) and the recording completes before the page's socket is back: the page catches up", async ({
+  page,
+  server,
+  own,
+}) => {
+  // Seen at random in a plain restart (the socket's back-off left it 7 s behind the
+  // server, and the transcription finished in 3): on reconnect myAudioEvents sends the
+  // state of what is still in progress only, and the app does not refetch the list, so
+  // the row says Processing for ever. Here the socket is held back on purpose until the
+  // server has completed the recording. Expected to fail until the app refetches what it
+  // shows when the socket reconnects; then remove test.fail.
+  test.fail(true, "known app bug: no catch-up of recordings that completed while the socket was down (reported to the lead)");
+  test.setTimeout(120_000);
+  const app = new App(page, "en", server);
+  const clip = clipPath();
+  let hold = false;
+  let held = 0;
+  let live: WebSocketRoute | null = null;
+  let connects = 0;
+  await page.routeWebSocket(/\/graphql$/, (ws) => {
+    if (hold) {
+      held += 1;
+      void ws.close({ code: 1012, reason: "service restart" });
+    } else {
+      live = ws;
+      connects += 1;
+      ws.connectToServer();
+    }
+  });
+  let documentLoads = 0;
+  page.on("load", () => {
+    documentLoads += 1;
+  });
+  const phone = await app.signIn();
+  await page.getByLabel(app.t("upload.language"), { exact: true }).selectOption("en");
+  const loads = documentLoads;
+  await app.upload(clip.path);
+  const row = app.row(clip.name);
+  await expect(row.locator("[data-status]")).toHaveAttribute("data-status", "PROCESSING", { timeout: 60_000 });
+  const audioId = ((await row.getByRole("link", { name: clip.name, exact: true }).getAttribute("href")) ?? "").split("/").pop() ?? "";
+  await page.waitForTimeout(1_000); // the library's refetch after the upload is done
+
+  // The page loses its socket as the server goes down, and gets it back only after the
+  // recording is complete (stopping, the worker either finishes it or gives it back and
+  // the new process does it again).
+  hold = true;
+  await (live as WebSocketRoute | null)?.close({ code: 1001, reason: "going away" });
+  await own.stop("SIGTERM");
+  await own.start();
+  const token = await apiSignIn(server, phone);
+  await expect
+    .poll(
+      async () =>
+        (await gql<{ audio: { status: string } | null }>(server, "query($id: ID!) { audio(id: $id) { status } }", { id: audioId }, token)).audio
+          ?.status,
+      { message: "the server completes the recording while the page is disconnected", timeout: 60_000 },
+    )
+    .toBe("COMPLETED");
+  await expect(row.locator("[data-status]")).toHaveAttribute("data-status", "PROCESSING");
+  expect(held, "the page tried to reconnect meanwhile").toBeGreaterThan(0);
+  const before = connects;
+  hold = false;
+  await expect.poll(() => connects, { message: "the page's socket is back", timeout: 20_000 }).toBeGreaterThan(before);
+
+  await expect(row.locator("[data-status]")).toHaveAttribute("data-status", "COMPLETED", { timeout: 20_000 });
+  expect(documentLoads, "no reload").toBe(loads);
+});

@@ -89,6 +89,9 @@ export async function waitForCode(varDir: string, phone: string, already: number
 
 /** The app in one page, in one language. */
 export class App {
+  /** The number this page signed in with. */
+  phone: string | null = null;
+
   constructor(
     readonly page: Page,
     readonly lang: Lang,
@@ -122,6 +125,7 @@ export class App {
     await codeBox.fill(code);
     await this.button("signin.submit").click();
     await expect(page).not.toHaveURL(/\/signin/, { timeout: 20_000 });
+    this.phone = phone;
     return phone;
   }
 
@@ -161,8 +165,28 @@ export class App {
     return this.page.evaluate((n) => (window as unknown as { __statuses?: Record<string, string[]> }).__statuses?.[n] ?? [], name);
   }
 
+  /** Waits for the row to say Completed; if it never does, the failure says what the server has. */
   async waitCompleted(row: Locator): Promise<void> {
-    await expect(row.locator("[data-status]")).toHaveAttribute("data-status", "COMPLETED", { timeout: 90_000 });
+    try {
+      await expect(row.locator("[data-status]")).toHaveAttribute("data-status", "COMPLETED", { timeout: 90_000 });
+    } catch (error) {
+      let server = "unknown";
+      try {
+        if (this.phone) {
+          const token = await apiSignIn(this.server, this.phone);
+          const list = await gql<{ audios: { items: { filename: string; status: string; updatedAt: string }[] } }>(
+            this.server,
+            "{ audios(skip: 0, limit: 50) { items { filename status updatedAt } } }",
+            {},
+            token,
+          );
+          server = JSON.stringify(list.audios.items);
+        }
+      } catch (inner) {
+        server = `not known (${String(inner)})`;
+      }
+      throw new Error(`${String(error)}\nThe server's recordings of this user: ${server}`);
+    }
     await expect(row.locator("[data-status]")).toHaveText(this.t("status.COMPLETED"));
   }
 }
@@ -201,3 +225,34 @@ export const test = base.extend<{ server: ServerInfo }>({
     await use(server.url);
   },
 });
+
+/** GraphQL over HTTP from the test itself (setup and checks the UI cannot show). */
+export async function gql<T = any>(server: ServerInfo, query: string, variables: Record<string, unknown> = {}, token?: string): Promise<T> {
+  const response = await fetch(`${server.url}/graphql`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await response.json()) as { data?: T; errors?: unknown };
+  if (!body.data) throw new Error(`GraphQL: ${JSON.stringify(body.errors)}`);
+  return body.data;
+}
+
+/** A second session of the same person, through the API: another code from the outbox. */
+export async function apiSignIn(server: ServerInfo, phone: string): Promise<string> {
+  const already = codesFor(server.varDir, phone).length;
+  const sent = await gql<{ sendOtp: { __typename: string } }>(
+    server,
+    "mutation($p: String!) { sendOtp(phoneNumber: $p) { __typename } }",
+    { p: phone },
+  );
+  expect(sent.sendOtp.__typename).toBe("OtpSent");
+  const code = await waitForCode(server.varDir, phone, already);
+  const verified = await gql<{ verifyOtp: { accessToken?: string } }>(
+    server,
+    "mutation($p: String!, $c: String!) { verifyOtp(phoneNumber: $p, otpCode: $c) { ... on Token { accessToken } } }",
+    { p: phone, c: code },
+  );
+  if (!verified.verifyOtp.accessToken) throw new Error(`no token for ${phone}`);
+  return verified.verifyOtp.accessToken;
+}

@@ -172,6 +172,19 @@ export class OvozServer implements ServerInfo {
     if (alive(pid)) process.kill(pid, "SIGKILL");
   }
 
+  /** Everything every run of this server has logged. */
+  logAll(): string {
+    let text = "";
+    for (let run = 1; run <= this.runs; run += 1) {
+      try {
+        text += readFileSync(path.join(this.varDir, `server-${run}.log`), "utf8");
+      } catch {
+        // Not there.
+      }
+    }
+    return text;
+  }
+
   logTail(chars = 6_000): string {
     try {
       return readFileSync(this.logPath, "utf8").slice(-chars);
@@ -188,7 +201,7 @@ export class OvozServer implements ServerInfo {
       mkdirSync(logs, { recursive: true });
       for (let run = 1; run <= this.runs; run += 1) {
         const file = path.join(this.varDir, `server-${run}.log`);
-        if (existsSync(file)) copyFileSync(file, path.join(logs, `${this.name}-${run}.log`));
+        if (existsSync(file)) copyFileSync(file, path.join(logs, `${path.basename(this.varDir)}-${run}.log`));
       }
     } catch {
       // The logs are a courtesy.
