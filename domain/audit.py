@@ -82,7 +82,7 @@ def _completed(e: Any) -> tuple[str, Said]:
     probability = f" p={e.language_probability:.2f}" if e.language_probability is not None else ""
     values: dict[str, object] = {
         "model": e.model_name,
-        "language": f"{language}{probability}",
+        "language": language,
         "words": len(e.text.split()),
         "segments": len(e.segments),
         "seconds": f"{e.processing_seconds:.1f}",

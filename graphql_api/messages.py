@@ -7,7 +7,7 @@ LOCALES = ("uz", "en", "ru")
 
 _MESSAGES: dict[str, dict[str, str]] = {
     "INVALID_PHONE_NUMBER": {
-        "uz": "Telefon raqami noto'g'ri. Mobil raqamni +998901234567 ko'rinishida kiriting.",
+        "uz": "Telefon raqami notoʻgʻri. Mobil raqamni +998901234567 koʻrinishida kiriting.",
         "en": "That is not a valid mobile number. Enter it like +998901234567.",
         "ru": "Неверный номер телефона. Введите мобильный номер в виде +998901234567.",
     },
@@ -20,17 +20,17 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "номера: {countries}.",
     },
     "RATE_LIMITED": {
-        "uz": "Juda ko'p urinish. {retry_after} soniyadan keyin qayta urinib ko'ring.",
+        "uz": "Juda koʻp urinish. {retry_after} soniyadan keyin qayta urinib koʻring.",
         "en": "Too many attempts. Try again in {retry_after} s.",
         "ru": "Слишком много попыток. Повторите через {retry_after} с.",
     },
     "SMS_DELIVERY_FAILED": {
-        "uz": "SMS yuborib bo'lmadi. Birozdan keyin qayta urinib ko'ring.",
+        "uz": "SMS yuborib boʻlmadi. Birozdan keyin qayta urinib koʻring.",
         "en": "The SMS could not be sent. Please try again shortly.",
         "ru": "Не удалось отправить SMS. Попробуйте чуть позже.",
     },
     "INVALID_OTP": {
-        "uz": "Kod noto'g'ri yoki muddati o'tgan. Yangi kod so'rang.",
+        "uz": "Kod notoʻgʻri yoki muddati oʻtgan. Yangi kod soʻrang.",
         "en": "The code is wrong or has expired. Ask for a new one.",
         "ru": "Код неверный или устарел. Запросите новый код.",
     },
@@ -60,8 +60,8 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "ru": "Запись не найдена.",
     },
     "VERSION_CONFLICT": {
-        "uz": "Yozuv siz ko'rganingizdan keyin o'zgargan (hozir {current}-versiya). "
-        "Yangilab, qayta urinib ko'ring.",
+        "uz": "Yozuv siz koʻrganingizdan keyin oʻzgargan (hozir {current}-versiya). "
+        "Yangilab, qayta urinib koʻring.",
         "en": "The recording changed since you loaded it (now version {current}). "
         "Reload and try again.",
         "ru": "Запись изменилась после загрузки (сейчас версия {current}). Обновите и повторите.",
@@ -71,15 +71,52 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "en": "This file is not usable audio ({reason}).",
         "ru": "Этот файл не является пригодным аудио ({reason}).",
     },
+    # InvalidAudio, per reason (INVALID_AUDIO above is the fallback).
+    "INVALID_AUDIO_EMPTY": {
+        "uz": "Fayl boʻsh: unda tovush yoʻq.",
+        "en": "The file is empty: there is no sound in it.",
+        "ru": "Файл пустой: в нём нет звука.",
+    },
+    "INVALID_AUDIO_NOT_AUDIO": {
+        "uz": "Bu audio yoki video fayl emas. MP3, M4A, WAV, OGG, FLAC yoki WebM yuklang.",
+        "en": "This is not an audio or video file. Upload MP3, M4A, WAV, OGG, FLAC or WebM.",
+        "ru": "Это не аудио- и не видеофайл. Загрузите MP3, M4A, WAV, OGG, FLAC или WebM.",
+    },
+    "INVALID_AUDIO_NO_AUDIO_STREAM": {
+        "uz": "Faylda ovoz yoʻlagi yoʻq (masalan, ovozsiz video).",
+        "en": "The file has no sound track (a silent video, say).",
+        "ru": "В файле нет звуковой дорожки (например, видео без звука).",
+    },
+    "INVALID_AUDIO_TRUNCATED": {
+        "uz": "Fayl oxirigacha yuklanmagan yoki kesilgan. Uni qaytadan saqlab, yana yuklang.",
+        "en": "The file is cut short. Save it again and upload it once more.",
+        "ru": "Файл обрезан. Сохраните его заново и загрузите ещё раз.",
+    },
+    "INVALID_AUDIO_UNDECODABLE": {
+        "uz": "Fayldagi audio maʼlumotlari buzilgan.",
+        "en": "The audio data in the file is damaged.",
+        "ru": "Аудиоданные в файле повреждены.",
+    },
+    "INVALID_AUDIO_TOO_LONG": {
+        "uz": "Yozuv juda uzun: eng koʻpi {max_minutes} daqiqa.",
+        "en": "The recording is too long: {max_minutes} minutes at most.",
+        "ru": "Запись слишком длинная: не более {max_minutes} мин.",
+    },
+    "INVALID_AUDIO_UNKNOWN_LANGUAGE": {
+        "uz": "Bunday til yoʻq. Tilni uz, ru yoki en kabi kod bilan koʻrsating yoki "
+        "boʻsh qoldiring.",
+        "en": "No such language. Give a code such as uz, ru or en, or leave it empty.",
+        "ru": "Такого языка нет. Укажите код, например uz, ru или en, или оставьте поле пустым.",
+    },
     "FILE_TOO_LARGE": {
-        "uz": "Fayl juda katta: eng ko'pi {max_mb} MB.",
+        "uz": "Fayl juda katta: eng koʻpi {max_mb} MB.",
         "en": "The file is too large: at most {max_mb} MB.",
         "ru": "Файл слишком большой: не более {max_mb} МБ.",
     },
     "QUOTA_QUEUED_AUDIO_SECONDS": {
-        "uz": "Sizda matnga o'girilishini kutayotgan {used} daqiqa audio bor; bu fayl yana "
-        "{requested} daqiqa qo'shadi, chegara esa {limit} daqiqa. Yozuvlaringizning bir qismi "
-        "tayyor bo'lgach yuklang.",
+        "uz": "Sizda matnga oʻgirilishini kutayotgan {used} daqiqa audio bor; bu fayl yana "
+        "{requested} daqiqa qoʻshadi, chegara esa {limit} daqiqa. Yozuvlaringizning bir qismi "
+        "tayyor boʻlgach yuklang.",
         "en": "You already have {used} min of audio waiting to be transcribed; this file adds "
         "{requested} min and the limit is {limit} min. Upload it once some of your recordings "
         "are done.",
@@ -87,22 +124,22 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "а предел — {limit} мин. Загрузите его, когда часть записей будет готова.",
     },
     "QUOTA_STORED_BYTES": {
-        "uz": "Yozuvlaringiz {used} MB joy egallaydi; bu fayl yana {requested} MB qo'shadi, "
-        "chegara esa {limit} MB. Joy bo'shatish uchun ba'zi yozuvlarni o'chiring.",
+        "uz": "Yozuvlaringiz {used} MB joy egallaydi; bu fayl yana {requested} MB qoʻshadi, "
+        "chegara esa {limit} MB. Joy boʻshatish uchun baʼzi yozuvlarni oʻchiring.",
         "en": "Your recordings take {used} MB; this file adds {requested} MB and the limit is "
         "{limit} MB. Delete some recordings to make room.",
         "ru": "Ваши записи занимают {used} МБ; этот файл добавит {requested} МБ, а предел — "
         "{limit} МБ. Удалите часть записей, чтобы освободить место.",
     },
     "NOT_A_FILE": {
-        "uz": "Fayl fayl sifatida yuborilmadi: uni nomi ko'rsatilgan multipart fayl qismi "
+        "uz": "Fayl fayl sifatida yuborilmadi: uni nomi koʻrsatilgan multipart fayl qismi "
         "sifatida yuboring.",
         "en": "The upload was not sent as a file: send it as a multipart file part with a "
         "filename.",
         "ru": "Загрузка передана не как файл: отправьте её частью multipart с именем файла.",
     },
     "INVALID_EDIT": {
-        "uz": "Tahrirni qo'llab bo'lmaydi: {detail}.",
+        "uz": "Tahrirni qoʻllab boʻlmaydi: {detail}.",
         "en": "The edit cannot be applied: {detail}.",
         "ru": "Правку нельзя применить: {detail}.",
     },
@@ -123,22 +160,22 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "ru": "Редактировать эту запись может только её владелец.",
     },
     "INVALID_DOCUMENT": {
-        "uz": "So'rov sxemaga mos kelmaydi (ko'rsatilgan joyda).",
+        "uz": "Soʻrov sxemaga mos kelmaydi (koʻrsatilgan joyda).",
         "en": "The document does not match the schema (at the locations given).",
         "ru": "Документ не соответствует схеме (в указанных местах).",
     },
     "BAD_USER_INPUT": {
-        "uz": "{argument} qiymatini ishlatib bo'lmaydi: {detail}.",
+        "uz": "{argument} qiymatini ishlatib boʻlmaydi: {detail}.",
         "en": "The value of {argument} cannot be used: {detail}.",
         "ru": "Значение {argument} нельзя использовать: {detail}.",
     },
     "BAD_REQUEST": {
-        "uz": "So'rovni o'qib bo'lmadi: {detail}.",
+        "uz": "Soʻrovni oʻqib boʻlmadi: {detail}.",
         "en": "The request cannot be read: {detail}.",
         "ru": "Не удалось прочитать запрос: {detail}.",
     },
     "METHOD_NOT_ALLOWED": {
-        "uz": "GraphQL so'rovlari /graphql manziliga POST bilan yuboriladi.",
+        "uz": "GraphQL soʻrovlari /graphql manziliga POST bilan yuboriladi.",
         "en": "Send GraphQL requests to /graphql with POST.",
         "ru": "Отправляйте GraphQL-запросы на /graphql методом POST.",
     },
@@ -148,12 +185,12 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "ru": "Подписки работают только через WebSocket (/graphql, graphql-transport-ws).",
     },
     "BATCHING_NOT_SUPPORTED": {
-        "uz": "Har bir so'rovda bitta operatsiya yuboring: to'plamli so'rovlar ishlamaydi.",
+        "uz": "Har bir soʻrovda bitta operatsiya yuboring: toʻplamli soʻrovlar ishlamaydi.",
         "en": "Send one operation per request: batched requests are not supported.",
         "ru": "Отправляйте одну операцию на запрос: пакетные запросы не поддерживаются.",
     },
     "PREFLIGHT_REQUIRED": {
-        "uz": "Multipart so'rovga Apollo-Require-Preflight yoki X-Apollo-Operation-Name "
+        "uz": "Multipart soʻrovga Apollo-Require-Preflight yoki X-Apollo-Operation-Name "
         "sarlavhasi kerak (CSRF himoyasi).",
         "en": "A multipart request needs an Apollo-Require-Preflight or "
         "X-Apollo-Operation-Name header (CSRF protection).",
@@ -161,17 +198,17 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "X-Apollo-Operation-Name (защита от CSRF).",
     },
     "REQUEST_TOO_LARGE": {
-        "uz": "So'rov juda katta: eng ko'pi {max_kb} KB (fayllar multipart bilan yuklanadi).",
+        "uz": "Soʻrov juda katta: eng koʻpi {max_kb} KB (fayllar multipart bilan yuklanadi).",
         "en": "The request is too large: at most {max_kb} KB (files are uploaded as multipart).",
         "ru": "Запрос слишком большой: не более {max_kb} КБ (файлы загружаются через multipart).",
     },
     "REQUEST_TIMEOUT": {
-        "uz": "So'rov juda sekin keldi. Ulanishni tekshirib, qayta yuboring.",
+        "uz": "Soʻrov juda sekin keldi. Ulanishni tekshirib, qayta yuboring.",
         "en": "The request arrived too slowly. Check the connection and send it again.",
         "ru": "Запрос поступал слишком медленно. Проверьте соединение и отправьте снова.",
     },
     "INVALID_API_KEY_NAME": {
-        "uz": "Kalit nomi 1 dan {max} tagacha belgidan iborat bo'lsin.",
+        "uz": "Kalit nomi 1 dan {max} tagacha belgidan iborat boʻlsin.",
         "en": "A key's name must be 1 to {max} characters long.",
         "ru": "Имя ключа должно содержать от 1 до {max} символов.",
     },
@@ -191,7 +228,7 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "ru": "Ключ не найден.",
     },
     "INVALID_WEBHOOK_URL": {
-        "uz": "Bu manzilga webhook yuborib bo'lmaydi ({reason}). Ochiq internetdagi https "
+        "uz": "Bu manzilga webhook yuborib boʻlmaydi ({reason}). Ochiq internetdagi https "
         "manzilini kiriting.",
         "en": "Webhooks cannot be sent to this URL ({reason}). Give an https URL on the "
         "public internet.",
@@ -204,8 +241,8 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "ru": "Выберите хотя бы одно событие для вебхука.",
     },
     "WEBHOOK_LIMIT_REACHED": {
-        "uz": "Sizda allaqachon {limit} ta webhook bor. Yangisini qo'shishdan oldin birini "
-        "o'chiring.",
+        "uz": "Sizda allaqachon {limit} ta webhook bor. Yangisini qoʻshishdan oldin birini "
+        "oʻchiring.",
         "en": "You already have {limit} webhooks. Delete one before adding another.",
         "ru": "У вас уже {limit} вебхуков. Удалите один, прежде чем добавить новый.",
     },
@@ -215,7 +252,7 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "ru": "Вебхук не найден.",
     },
     "INTERNAL": {
-        "uz": "Kutilmagan xato yuz berdi. So'rov raqami: {request_id}.",
+        "uz": "Kutilmagan xato yuz berdi. Soʻrov raqami: {request_id}.",
         "en": "Unexpected error. Request id: {request_id}.",
         "ru": "Непредвиденная ошибка. Номер запроса: {request_id}.",
     },
@@ -226,12 +263,12 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "ru": "Загружено: {content_type}, {size_mb} МБ, {seconds} с",
     },
     "AUDIT_UPLOADED_WITH_HINT": {
-        "uz": "Yuklandi: {content_type}, {size_mb} MB, {seconds} s, ko'rsatilgan til: {language}",
+        "uz": "Yuklandi: {content_type}, {size_mb} MB, {seconds} s, koʻrsatilgan til: {language}",
         "en": "Uploaded {content_type}, {size_mb} MB, {seconds} s, language hint {language}",
         "ru": "Загружено: {content_type}, {size_mb} МБ, {seconds} с, указанный язык: {language}",
     },
     "AUDIT_REPLACED": {
-        "uz": "Matn butunlay almashtirildi ({words} so'z)",
+        "uz": "Matn butunlay almashtirildi ({words} soʻz)",
         "en": "Transcript replaced ({words} words)",
         "ru": "Текст заменён целиком ({words} сл.)",
     },
@@ -246,33 +283,31 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "ru": "Распознавание началось (попытка {attempt})",
     },
     "AUDIT_COMPLETED": {
-        "uz": "{model} modeli matnga aylantirdi: til {language}, {segments} qismda {words} so'z, "
-        "{seconds} s",
-        "en": "Transcribed by {model}: {language}, {words} words in {segments} segments, "
-        "{seconds} s",
-        "ru": "Распознано моделью {model}: язык {language}, {words} сл. во фрагментах: "
-        "{segments}, {seconds} с",
+        "uz": "{model} modeli matnga aylantirdi: {words} soʻz, {seconds} s da (til: {language})",
+        "en": "Transcribed by the {model} model: {words} words in {seconds} s "
+        "(language: {language})",
+        "ru": "Распознано моделью {model}: {words} сл. за {seconds} с (язык: {language})",
     },
     "AUDIT_COMPLETED_UNCERTAIN": {
-        "uz": "{model} modeli matnga aylantirdi: til {language} (aniq emas), {segments} qismda "
-        "{words} so'z, {seconds} s",
-        "en": "Transcribed by {model}: {language}, language uncertain, {words} words in "
-        "{segments} segments, {seconds} s",
-        "ru": "Распознано моделью {model}: язык {language} (не уверена), {words} сл. во "
-        "фрагментах: {segments}, {seconds} с",
+        "uz": "{model} modeli matnga aylantirdi: {words} soʻz, {seconds} s da (til: "
+        "{language}, aniq emas)",
+        "en": "Transcribed by the {model} model: {words} words in {seconds} s "
+        "(language: {language}, uncertain)",
+        "ru": "Распознано моделью {model}: {words} сл. за {seconds} с (язык: {language}, "
+        "не уверена)",
     },
     "AUDIT_FAILED_RETRY": {
-        "uz": "Matnga aylantirib bo'lmadi ({attempt}-urinish, yana uriniladi): {reason}",
+        "uz": "Matnga aylantirib boʻlmadi ({attempt}-urinish, yana uriniladi): {reason}",
         "en": "Transcription failed (attempt {attempt}, will retry): {reason}",
         "ru": "Распознать не удалось (попытка {attempt}, будет повтор): {reason}",
     },
     "AUDIT_FAILED_FINAL": {
-        "uz": "Matnga aylantirib bo'lmadi ({attempt}-urinish, oxirgi): {reason}",
+        "uz": "Matnga aylantirib boʻlmadi ({attempt}-urinish, oxirgi): {reason}",
         "en": "Transcription failed (attempt {attempt}, final): {reason}",
         "ru": "Распознать не удалось (попытка {attempt}, последняя): {reason}",
     },
     "AUDIT_REQUEUED": {
-        "uz": "Qayta matnga aylantirish so'raldi",
+        "uz": "Qayta matnga aylantirish soʻraldi",
         "en": "Transcription requested again",
         "ru": "Запрошено повторное распознавание",
     },
@@ -282,17 +317,21 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "ru": "Распознавание отменено",
     },
     "AUDIT_DELETED": {
-        "uz": "O'chirildi: audio va ma'lumot kaliti yo'q qilindi",
+        "uz": "Oʻchirildi: audio va maʼlumot kaliti yoʻq qilindi",
         "en": "Deleted, audio and data key erased",
         "ru": "Удалено: аудио и ключ данных уничтожены",
     },
     "AUDIT_ERASED": {
-        "uz": "Tafsilotlar o'chirilgan",
+        "uz": "Tafsilotlar oʻchirilgan",
         "en": "Details erased",
         "ru": "Подробности стёрты",
     },
     "AUDIT_OTHER": {"uz": "{name}", "en": "{name}", "ru": "{name}"},
 }
+
+
+def has_message(code: str) -> bool:
+    return code in _MESSAGES
 
 
 def message(code: str, locale: str, **params: object) -> str:

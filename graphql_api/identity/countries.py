@@ -8,19 +8,19 @@ from phonenumbers import PhoneNumberType, geocoder
 # phonenumbers has no Uzbek names (it answers in English); the neighbours ovoz's users
 # are likeliest to allow, in Uzbek.
 _UZBEK = {
-    "UZ": "O'zbekiston",
-    "KZ": "Qozog'iston",
-    "KG": "Qirg'iziston",
+    "UZ": "Oʻzbekiston",
+    "KZ": "Qozogʻiston",
+    "KG": "Qirgʻiziston",
     "TJ": "Tojikiston",
     "TM": "Turkmaniston",
-    "AF": "Afg'oniston",
+    "AF": "Afgʻoniston",
     "RU": "Rossiya",
     "TR": "Turkiya",
 }
 
 
 def country_name(region: str, locale: str) -> str:
-    """``O'zbekiston (+998)``: the region's name in ``locale`` and its calling code."""
+    """``Oʻzbekiston (+998)``: the region's name in ``locale`` and its calling code."""
     calling_code = phonenumbers.country_code_for_region(region)
     name = _UZBEK.get(region) if locale == "uz" else None
     if name is None:

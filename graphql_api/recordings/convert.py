@@ -9,7 +9,7 @@ from domain.recordings import (
     TranscriptionStatus,
     VersionConflictError,
 )
-from graphql_api.messages import message
+from graphql_api.messages import has_message, message
 from graphql_api.recordings.types import (
     FileTooLarge,
     InvalidAudio,
@@ -36,12 +36,17 @@ def version_conflict(locale: str, e: VersionConflictError) -> VersionConflict:
     )
 
 
-def invalid_audio(locale: str, e: InvalidAudioError) -> InvalidAudio:
-    return InvalidAudio(
-        code="INVALID_AUDIO",
-        message=message("INVALID_AUDIO", locale, reason=e.reason),
-        reason=e.reason,
+def invalid_audio(
+    locale: str, e: InvalidAudioError, max_audio_seconds: float = 4 * 3600.0
+) -> InvalidAudio:
+    """Said per reason where there is a message for it (no codes in front of people)."""
+    specific = f"INVALID_AUDIO_{e.reason}"
+    text = (
+        message(specific, locale, max_minutes=round(max_audio_seconds / 60))
+        if has_message(specific)
+        else message("INVALID_AUDIO", locale, reason=e.reason)
     )
+    return InvalidAudio(code="INVALID_AUDIO", message=text, reason=e.reason)
 
 
 def file_too_large(locale: str, e: FileTooLargeError) -> FileTooLarge:

@@ -70,7 +70,9 @@ class RecordingsMutation:
                 language,
             )
         except InvalidAudioError as e:
-            return convert.invalid_audio(locale, e)
+            return convert.invalid_audio(
+                locale, e, info.context.services.server_info.max_audio_seconds
+            )
         except FileTooLargeError as e:
             return convert.file_too_large(locale, e)
         except QuotaExceededError as e:

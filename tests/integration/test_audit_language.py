@@ -46,7 +46,7 @@ def test_summaries_follow_accept_language(make_ovoz: MakeOvoz, tone_clip: bytes)
     assert russian["AudioUploaded"].startswith("Загружено: audio/")
     assert uzbek["AudioUploaded"].startswith("Yuklandi: audio/")
     assert russian["TranscriptionStarted"] == "Распознавание началось (попытка 1)"
-    assert uzbek["TranscriptEdited"] == "Matn butunlay almashtirildi (2 so'z)"
+    assert uzbek["TranscriptEdited"] == "Matn butunlay almashtirildi (2 soʻz)"
     for summaries in (english, russian, uzbek):
         assert set(summaries) == {
             "AudioUploaded",

@@ -278,7 +278,7 @@ def test_sendotp_answers_rate_limited_with_the_seconds_until_the_window_frees(
 @pytest.mark.parametrize(
     ("language", "words"),
     [
-        ("uz", ["O'zbekiston (+998)", "Qozog'iston (+7)"]),
+        ("uz", ["Oʻzbekiston (+998)", "Qozogʻiston (+7)"]),
         ("en", ["Uzbekistan (+998)", "Kazakhstan (+7)", "only"]),
         ("ru", ["Узбекистан (+998)", "Казахстан (+7)", "только"]),
     ],

@@ -135,7 +135,7 @@ def test_the_refused_country_message_names_where_codes_go_in_each_language() -> 
         for locale in ("uz", "en", "ru")
     }
     assert len(set(texts.values())) == 3
-    assert "Qozog'iston (+7), O'zbekiston (+998)" in texts["uz"]
+    assert "Qozogʻiston (+7), Oʻzbekiston (+998)" in texts["uz"]
     assert "Kazakhstan (+7), Uzbekistan (+998)" in texts["en"]
     assert "Казахстан (+7), Узбекистан (+998)" in texts["ru"]
 
@@ -143,3 +143,30 @@ def test_the_refused_country_message_names_where_codes_go_in_each_language() -> 
 def test_a_country_without_an_uzbek_name_is_named_in_english_there() -> None:
     assert country_name("DE", "uz") == "Germany (+49)"
     assert country_name("DE", "ru") == "Германия (+49)"
+
+
+def test_uzbek_messages_write_the_modifier_letters_not_apostrophes() -> None:
+    """Oʻ and gʻ take U+02BB, the tutuq belgisi U+02BC (as the web client writes them);
+    an ASCII apostrophe in Uzbek text is a typo."""
+    from graphql_api.identity.countries import _UZBEK
+    from graphql_api.messages import _MESSAGES
+
+    uzbek = [m["uz"] for m in _MESSAGES.values()] + list(_UZBEK.values())
+    assert not [text for text in uzbek if "'" in text or "\u2019" in text]
+    assert any("o\u02bb" in text for text in uzbek)
+
+
+@pytest.mark.parametrize(
+    "reason",
+    ["NOT_AUDIO", "NO_AUDIO_STREAM", "EMPTY", "TRUNCATED", "UNDECODABLE", "TOO_LONG",
+     "UNKNOWN_LANGUAGE"],
+)  # fmt: skip
+def test_every_invalid_audio_reason_is_said_in_words_not_codes(reason: str) -> None:
+    from domain.recordings import InvalidAudioError
+    from graphql_api.recordings.convert import invalid_audio
+
+    for locale in ("uz", "ru", "en"):
+        refused = invalid_audio(locale, InvalidAudioError(reason), max_audio_seconds=14400)
+        assert refused.reason == reason
+        assert reason not in refused.message, refused.message
+    assert "240" in invalid_audio("ru", InvalidAudioError("TOO_LONG"), 14400).message
