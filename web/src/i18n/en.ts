@@ -134,7 +134,7 @@ export const en = {
   "hist.viewing": "Version {n} (read-only)",
   "hist.noText": "There was no transcript at this version.",
   "hist.restore": "Restore this version",
-  "hist.restored": "Version {n} was restored as a new edit.",
+  "hist.restoredAs": "Version {n} restored as version {m}.",
   "event.AudioUploaded": "Uploaded",
   "event.TranscriptEdited": "Transcript corrected",
   "event.TranscriptionStarted": "Transcription started",

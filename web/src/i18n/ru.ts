@@ -136,7 +136,7 @@ export const ru: Dictionary = {
   "hist.viewing": "Версия {n} (только чтение)",
   "hist.noText": "В этой версии расшифровки не было.",
   "hist.restore": "Восстановить эту версию",
-  "hist.restored": "Версия {n} восстановлена как новая правка.",
+  "hist.restoredAs": "Версия {n} восстановлена как версия {m}.",
   "event.AudioUploaded": "Загружено",
   "event.TranscriptEdited": "Расшифровка исправлена",
   "event.TranscriptionStarted": "Расшифровка начата",

@@ -136,7 +136,7 @@ export const uz: Dictionary = {
   "hist.viewing": "{n}-versiya (faqat oʻqish uchun)",
   "hist.noText": "Bu versiyada matn boʻlmagan.",
   "hist.restore": "Shu versiyani tiklash",
-  "hist.restored": "{n}-versiya yangi tahrir sifatida tiklandi.",
+  "hist.restoredAs": "{n}-versiya {m}-versiya sifatida tiklandi.",
   "event.AudioUploaded": "Yuklandi",
   "event.TranscriptEdited": "Matn tuzatildi",
   "event.TranscriptionStarted": "Matnga aylantirish boshlandi",

@@ -41,6 +41,9 @@ export function HistoryPage({ id }: { id: string }) {
   const lang = useLang();
   const { search } = useLocation();
   const selected = Number(search.get("version")) || null;
+  // Set after a restore: the version view closes, the confirmation stays.
+  const restored = Number(search.get("restored")) || null;
+  const restoredAs = Number(search.get("as")) || null;
   const [result, reexecute] = useQuery({ query: HistoryQuery, variables: { id }, requestPolicy: "network-only" });
   const audio = result.data?.audio;
   useDocumentTitle(t("hist.title"));
@@ -78,11 +81,16 @@ export function HistoryPage({ id }: { id: string }) {
           id={id}
           version={selected}
           currentVersion={audio.version}
-          onRestored={() => {
+          onRestored={(newVersion) => {
             reexecute({ requestPolicy: "network-only" });
-            navigate(`/audio/${id}/history`, { replace: true });
+            navigate(`/audio/${id}/history?restored=${selected}&as=${newVersion}`, { replace: true });
           }}
         />
+      )}
+      {restored !== null && restoredAs !== null && selected === null && (
+        <p className="notice" role="status">
+          {t("hist.restoredAs", { n: restored, m: restoredAs })}
+        </p>
       )}
       <ol className="timeline" aria-label={t("hist.timeline")}>
         {events.map((e) => (
@@ -121,19 +129,19 @@ function VersionView({
   id: string;
   version: number;
   currentVersion: number;
-  onRestored: () => void;
+  onRestored: (newVersion: number) => void;
 }) {
   const t = useT();
   const client = useClient();
   const [result] = useQuery({ query: VersionQuery, variables: { id, version } });
   const [busy, setBusy] = useState(false);
-  const [message, setMessage] = useState<{ error: boolean; text: string } | null>(null);
+  const [error, setError] = useState<string | null>(null);
   const past = result.data?.audio;
 
   const restore = async (): Promise<void> => {
     if (!past) return;
     setBusy(true);
-    setMessage(null);
+    setError(null);
     const send = (expectedVersion: number) =>
       client
         .mutation(UpdateAudio, { id, input: { transcriptText: past.transcriptText ?? "", expectedVersion } })
@@ -144,11 +152,9 @@ function VersionView({
     if (first?.__typename === "VersionConflict") r = await send(first.currentVersion);
     setBusy(false);
     const answer = r.data?.updateAudio;
-    if (!answer) setMessage({ error: true, text: t("error.network") });
-    else if (answer.__typename === "Audio") {
-      setMessage({ error: false, text: t("hist.restored", { n: version }) });
-      onRestored();
-    } else setMessage({ error: true, text: answer.message });
+    if (!answer) setError(t("error.network"));
+    else if (answer.__typename === "Audio") onRestored(answer.version);
+    else setError(answer.message);
   };
 
   return (
@@ -176,9 +182,9 @@ function VersionView({
           )}
         </>
       )}
-      {message && (
-        <p className={message.error ? "error" : "notice"} role={message.error ? "alert" : "status"}>
-          {message.text}
+      {error && (
+        <p className="error" role="alert">
+          {error}
         </p>
       )}
     </section>
