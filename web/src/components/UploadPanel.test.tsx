@@ -163,6 +163,18 @@ describe("the upload queue", () => {
     await setup();
     expect(screen.queryByText(/does not handle/)).toBeNull();
     await userEvent.selectOptions(screen.getByLabelText("Recording language"), "uz");
-    expect(screen.getByText(/does not handle Oʻzbekcha well/)).toBeInTheDocument();
+    expect(screen.getByText(/does not handle Uzbek well yet/)).toBeInTheDocument();
+    expect(screen.queryByText(/Oʻzbekcha/, { selector: "p" })).toBeNull();
+  });
+
+  it.each([
+    ["uz", "Bu serverdagi nutq modeli oʻzbek tilini hali yaxshi tanimaydi"],
+    ["ru", "Речевая модель на этом сервере пока плохо распознаёт узбекский язык"],
+  ] as const)("names Uzbek as a word of the UI language (%s), not by its endonym", async (lang, sentence) => {
+    localStorage.setItem("ovoz.uploadLanguage", "uz");
+    setLang(lang);
+    fakeApi({ ServerInfo: () => info });
+    renderWithClient(<UploadPanel queue={new UploadQueue()} />);
+    expect(await screen.findByRole("status")).toHaveTextContent(sentence);
   });
 });

@@ -1,5 +1,5 @@
 import { useEffect, useId, useState, useSyncExternalStore, type DragEvent } from "react";
-import { useLang, useT, type Translate } from "../i18n";
+import { useLang, useT, type MessageKey, type Translate } from "../i18n";
 import type { Lang } from "../i18n/lang";
 import { uploads as defaultQueue, type UploadItem, type UploadQueue } from "../upload/queue";
 import { useServerInfo } from "../api/serverInfo";
@@ -14,6 +14,9 @@ export const RECORDING_LANGUAGES = [
   { code: "ru", name: "Русский" },
   { code: "en", name: "English" },
 ] as const;
+
+/** A language's name as a word of the UI's own language ("Uzbek", «узбекский», "oʻzbek"). */
+const LANGUAGE_WORDS: Record<string, MessageKey> = { uz: "language.uz", ru: "language.ru", en: "language.en" };
 
 function rememberedLanguage(): string {
   try {
@@ -113,7 +116,9 @@ export function UploadPanel({ queue = defaultQueue }: { queue?: UploadQueue }) {
       </div>
       {unsupported && (
         <p className="warning" role="status">
-          {t("upload.unsupportedLanguage", { language: chosen.name })}
+          {t("upload.unsupportedLanguage", {
+            language: LANGUAGE_WORDS[chosen.code] ? t(LANGUAGE_WORDS[chosen.code] as MessageKey) : chosen.name,
+          })}
         </p>
       )}
       <Recorder onRecorded={(file) => addFiles([file])} />
