@@ -3,8 +3,9 @@
 Hashed assets (``/assets/*``) never change under their name, so they are cached for a
 year; ``index.html`` names the current ones, so it is never cached. Any other path that
 is not a file of the build is a page of the app (``/audio/…``, ``/account``) and gets
-``index.html`` (the SPA fallback), except under ``/assets/``, where a missing file is a
-404 rather than an HTML page a browser would try to run as a script. Every page carries a
+``index.html`` (the SPA fallback), except under ``/assets/`` and for names with an
+extension, where a missing file is a 404 rather than an HTML page a browser would try to
+run as a script. Every page carries a
 Content-Security-Policy that allows nothing but this origin: no inline script, no CDN.
 
 Without a build (no Node.js where ovoz was set up) ``/`` says how to get one.
@@ -44,12 +45,27 @@ PAGE_HEADERS = {
 IMMUTABLE = "public, max-age=31536000, immutable"
 
 _NOT_BUILT = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>ovoz</title></head>
+<html lang="uz"><head><meta charset="utf-8"><title>ovoz</title></head>
 <body><main><h1>ovoz</h1>
-<p>The API is running at <a href="/graphql">/graphql</a>, but the web client has not been
-built here. Install Node.js 20 or newer (with npm) and run <code>./dev serve</code> again:
-it builds <code>web/</code> before it starts.</p></main></body></html>
+<p>API <a href="/graphql">/graphql</a> manzilida ishlayapti, lekin veb-ilova bu yerda hali
+yigʻilmagan. Node.js 20.19 yoki yangiroq versiyasini (npm bilan) oʻrnating va
+<code>./dev serve</code> buyrugʻini qayta ishga tushiring: u <code>web/</code> ni oʻzi yigʻadi.</p>
+<p lang="ru">API работает по адресу <a href="/graphql">/graphql</a>, но веб-клиент здесь не
+собран. Установите Node.js 20.19 или новее и npm, затем снова запустите
+<code>./dev serve</code>: он сам соберёт <code>web/</code>.</p>
+<p lang="en">The API is running at <a href="/graphql">/graphql</a>, but the web client has not
+been built here. Install Node.js 20.19 or newer (with npm) and run <code>./dev serve</code>
+again: it builds <code>web/</code> before it starts.</p></main></body></html>
 """
+
+
+def _is_page(path: str) -> bool:
+    """A path the app routes (``/audio/<id>/history``), not a file: nothing under
+    ``/assets`` and no file name with an extension (``/old-chunk.js`` is a 404)."""
+    if path == "assets" or path.startswith("assets/"):
+        return False
+    last = path.rstrip("/").rsplit("/", 1)[-1]
+    return last in ("", ".") or "." not in last
 
 
 def default_web_dir() -> Path:
@@ -79,7 +95,7 @@ class WebClient(StaticFiles):
         try:
             response = await super().get_response(path, scope)
         except HTTPException as missing:
-            if missing.status_code != 404 or path.startswith("assets/") or path == "assets":
+            if missing.status_code != 404 or not _is_page(path):
                 raise
             response = await super().get_response("index.html", scope)
         if path.startswith("assets/"):

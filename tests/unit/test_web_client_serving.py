@@ -63,9 +63,10 @@ def test_hashed_assets_are_cached_for_a_year_and_missing_ones_are_404(dist: Path
     assert asset.status_code == 200
     assert asset.headers["cache-control"] == "public, max-age=31536000, immutable"
     assert asset.headers["content-type"].startswith("text/javascript")
-    missing = _get(app, "/assets/app-old.js")  # a stale page asking for last build's file
-    assert missing.status_code == 404
-    assert "<html" not in missing.text
+    for stale in ("/assets/app-old.js", "/old-chunk.js", "/audio/x/missing.css"):
+        missing = _get(app, stale)  # a stale page asking for the last build's file
+        assert missing.status_code == 404, stale
+        assert "<html" not in missing.text
     assert _get(app, "/favicon.svg").text == "<svg/>"
 
 
@@ -80,7 +81,8 @@ def test_without_a_build_the_root_says_how_to_get_one(tmp_path: Path) -> None:
     app = _app(tmp_path / "missing")
     home = _get(app, "/")
     assert home.status_code == 200
-    assert "Node.js 20" in home.text
+    assert "Node.js 20.19" in home.text
+    assert 'lang="uz"' in home.text  # Uzbek first, as the app
     assert "./dev serve" in home.text
     assert home.headers["content-security-policy"] == CSP
     assert _get(app, "/account").status_code == 404
