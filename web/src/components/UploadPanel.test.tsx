@@ -159,6 +159,16 @@ describe("the upload queue", () => {
     await waitFor(() => expect(FakeXhr.all).toHaveLength(3));
   });
 
+  it("shows file names without bidi controls, isolated in their own direction", async () => {
+    await setup();
+    const tricky = "report\u202Egnp.\u2066mp3\u2069\u200F";
+    await userEvent.upload(screen.getByLabelText("Upload recordings"), [file(tricky, 1)]);
+    const name = document.querySelector(".upload-item .filename");
+    expect(name?.textContent).toBe("reportgnp.mp3");
+    expect(name).toHaveAttribute("dir", "auto");
+    expect(screen.getByRole("progressbar", { name: "Upload of reportgnp.mp3" })).toBeInTheDocument();
+  });
+
   it("warns before an Uzbek upload when the server's model does not handle Uzbek", async () => {
     await setup();
     expect(screen.queryByText(/does not handle/)).toBeNull();

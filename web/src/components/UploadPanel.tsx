@@ -3,7 +3,7 @@ import { useLang, useT, type MessageKey, type Translate } from "../i18n";
 import type { Lang } from "../i18n/lang";
 import { uploads as defaultQueue, type UploadItem, type UploadQueue } from "../upload/queue";
 import { useServerInfo } from "../api/serverInfo";
-import { formatBytes, formatPercent } from "../lib/format";
+import { displayName, formatBytes, formatPercent } from "../lib/format";
 import { Link } from "../router";
 import { Recorder } from "./Recorder";
 
@@ -136,6 +136,7 @@ export function UploadPanel({ queue = defaultQueue }: { queue?: UploadQueue }) {
 function UploadRow({ item, queue, text }: { item: UploadItem; queue: UploadQueue; text: string | null }) {
   const t = useT();
   const lang = useLang();
+  const name = displayName(item.file.name);
   const fraction = item.total > 0 ? Math.min(1, item.loaded / item.total) : 0;
   const label = {
     waiting: t("upload.waiting"),
@@ -148,14 +149,16 @@ function UploadRow({ item, queue, text }: { item: UploadItem; queue: UploadQueue
   return (
     <li className={`upload-item state-${item.state}`} data-upload-state={item.state}>
       <div className="upload-head">
-        <span className="filename">{item.file.name}</span>
+        <span className="filename" dir="auto">
+          {name}
+        </span>
         <span className="hint">{formatBytes(item.file.size, lang)}</span>
       </div>
       {(item.state === "uploading" || item.state === "waiting") && (
         <progress
           max={1}
           value={fraction}
-          aria-label={t("upload.progressOf", { name: item.file.name })}
+          aria-label={t("upload.progressOf", { name })}
         />
       )}
       <div className="upload-foot">

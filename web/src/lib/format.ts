@@ -1,5 +1,16 @@
 import type { Lang } from "../i18n/lang";
 
+/**
+ * Bidirectional controls (embeddings, overrides, isolates, LRM/RLM) in a file name make
+ * it read reversed ("\u202Egnp.exe" shows as "exe.png"): the server drops them from the
+ * names it stores, and the UI drops them from what it shows.
+ */
+const BIDI_CONTROLS = /[\u200E\u200F\u202A-\u202E\u2066-\u2069]/g;
+
+export function displayName(name: string): string {
+  return name.replace(BIDI_CONTROLS, "");
+}
+
 /** 65.2 → "1:05", 3725 → "1:02:05". */
 export function formatClock(seconds: number | null | undefined): string {
   if (seconds == null || !Number.isFinite(seconds)) return "–";

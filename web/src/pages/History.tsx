@@ -3,7 +3,7 @@ import { useClient, useQuery } from "urql";
 import { graphql } from "../gql";
 import { useLang, useT, type MessageKey } from "../i18n";
 import { Link, navigate, useLocation } from "../router";
-import { formatClock, formatDateTime } from "../lib/format";
+import { displayName, formatClock, formatDateTime } from "../lib/format";
 import { useDocumentTitle } from "../lib/useDocumentTitle";
 import { UpdateAudio } from "./Recording";
 
@@ -75,7 +75,9 @@ export function HistoryPage({ id }: { id: string }) {
         <Link to={`/audio/${id}`}>{t("hist.back")}</Link>
       </p>
       <h1>{t("hist.title")}</h1>
-      <p className="filename-title">{audio.filename}</p>
+      <p className="filename-title" dir="auto">
+        {displayName(audio.filename)}
+      </p>
       {selected !== null && (
         <VersionView
           id={id}

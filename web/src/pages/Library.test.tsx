@@ -48,7 +48,7 @@ describe("the library", () => {
       },
     });
     renderWithClient(<LibraryPage />);
-    expect(await screen.findByRole("link", { name: "meeting.mp3" })).toBeInTheDocument();
+    expect(await screen.findByRole("link", { name: "meeting.mp3" })).toHaveAttribute("dir", "auto");
     expect(screen.getByText("1–1 of 1")).toBeInTheDocument();
 
     down = true; // e.g. the server restarts

@@ -7,7 +7,7 @@ import { Link, navigate, useLocation } from "../router";
 import { StatusBadge, TranscriptionProgress, statusKey } from "../components/Status";
 import { UploadPanel } from "../components/UploadPanel";
 import { uploads } from "../upload/queue";
-import { formatClock, formatDateTime } from "../lib/format";
+import { displayName, formatClock, formatDateTime } from "../lib/format";
 import { useDocumentTitle } from "../lib/useDocumentTitle";
 
 const PAGE_SIZE = 20;
@@ -204,8 +204,8 @@ export function LibraryPage() {
             {items.map((item) => (
               <li key={item.id} className="audio-item" data-audio-id={item.id}>
                 <div className="audio-head">
-                  <Link to={`/audio/${item.id}`} className="audio-name">
-                    {item.filename}
+                  <Link to={`/audio/${item.id}`} className="audio-name" dir="auto">
+                    {displayName(item.filename)}
                   </Link>
                   <StatusBadge status={item.status} />
                 </div>
@@ -214,7 +214,7 @@ export function LibraryPage() {
                   {item.language && <span>{item.language.toUpperCase()}</span>}
                   <span>{formatDateTime(item.createdAt, lang)}</span>
                 </div>
-                {item.status === "PROCESSING" && <TranscriptionProgress progress={item.progress} name={item.filename} />}
+                {item.status === "PROCESSING" && <TranscriptionProgress progress={item.progress} name={displayName(item.filename)} />}
                 {item.status === "FAILED" && item.error && <p className="error small">{item.error}</p>}
               </li>
             ))}

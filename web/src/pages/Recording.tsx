@@ -8,7 +8,7 @@ import { StatusBadge, TranscriptionProgress } from "../components/Status";
 import { FullTextEditor, SegmentRow } from "../components/Transcript";
 import type { SaveResult } from "../components/useDraftEditor";
 import { ConfirmButton } from "../components/ConfirmButton";
-import { formatBytes, formatClock, formatDateTime } from "../lib/format";
+import { displayName, formatBytes, formatClock, formatDateTime } from "../lib/format";
 import { clearDrafts } from "../lib/drafts";
 import { useDocumentTitle } from "../lib/useDocumentTitle";
 
@@ -129,7 +129,8 @@ export function RecordingPage({ id }: { id: string }) {
   const refetch = useCallback(() => reexecute({ requestPolicy: "network-only" }), [reexecute]);
   const [local, setLocal] = useState<Rec | null>(null);
   const audio = newer(result.data?.audio, local?.id === id ? local : null);
-  useDocumentTitle(audio?.filename ?? t("rec.title"));
+  const name = audio ? displayName(audio.filename) : null;
+  useDocumentTitle(name ?? t("rec.title"));
 
   // Live status while it is queued or transcribed.
   const [live, setLive] = useState<{ status: string; progress: number | null | undefined; version: number; error: string | null | undefined } | null>(null);
@@ -301,7 +302,9 @@ export function RecordingPage({ id }: { id: string }) {
       <p className="crumbs">
         <Link to="/">{t("rec.back")}</Link>
       </p>
-      <h1 className="filename-title">{audio.filename}</h1>
+      <h1 className="filename-title" dir="auto">
+        {name}
+      </h1>
       <div className="meta-line">
         <StatusBadge status={status} />
         <span>{formatClock(audio.durationSeconds)}</span>
@@ -310,7 +313,7 @@ export function RecordingPage({ id }: { id: string }) {
         <span>{formatDateTime(audio.createdAt, lang)}</span>
         <Link to={`/audio/${audio.id}/history`}>{t("rec.history")}</Link>
       </div>
-      {status === "PROCESSING" && <TranscriptionProgress progress={progress} name={audio.filename} />}
+      {status === "PROCESSING" && <TranscriptionProgress progress={progress} name={name ?? ""} />}
       {status === "QUEUED" && <p className="hint">{t("rec.queued")}</p>}
       {(status === "QUEUED" || status === "PROCESSING") && (
         <button type="button" disabled={cancelState.fetching} onClick={() => void onCancel()}>
@@ -423,7 +426,7 @@ export function RecordingPage({ id }: { id: string }) {
         <h2 id="manage-h">{t("rec.manage")}</h2>
         <ConfirmButton
           label={t("rec.delete")}
-          question={t("rec.deleteQuestion", { name: audio.filename })}
+          question={t("rec.deleteQuestion", { name: `\u2068${name ?? ""}\u2069` })}
           confirmLabel={t("rec.deleteYes")}
           keepLabel={t("rec.deleteNo")}
           busy={deleteState.fetching}
