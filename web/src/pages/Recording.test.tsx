@@ -1,5 +1,5 @@
-import { describe, expect, it, beforeEach } from "vitest";
-import { screen, waitFor, within } from "@testing-library/react";
+import { describe, expect, it, beforeEach, vi } from "vitest";
+import { fireEvent, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { setLang } from "../i18n/lang";
 import { RecordingPage } from "./Recording";
@@ -74,6 +74,35 @@ describe("the recording page", () => {
     await screen.findByText("How are you?");
     await userEvent.click(screen.getByText("How are you?"));
     expect(document.querySelector("audio")?.currentTime).toBe(4.5);
+  });
+
+  it("plays and pauses with Space after a timestamp was clicked, and leaves other buttons their Space", async () => {
+    const play = vi.spyOn(HTMLMediaElement.prototype, "play").mockResolvedValue(undefined);
+    fakeApi({ Recording: () => ({ audio: recording(3, ORIGINAL) }) });
+    renderWithClient(<RecordingPage id="a1" />);
+    await screen.findByText("How are you?");
+    const stamp = within(segmentAt(4.5)).getByRole("button", { name: "Play from 0:04" });
+    await userEvent.click(stamp);
+    expect(stamp).toHaveFocus();
+    expect(fireEvent.keyDown(stamp, { key: " ", code: "Space" })).toBe(false); // prevented
+    expect(fireEvent.keyUp(stamp, { key: " ", code: "Space" })).toBe(false); // no second click
+    expect(play).toHaveBeenCalledTimes(1);
+
+    // A word: the page itself has the focus.
+    expect(fireEvent.keyDown(document.body, { key: " ", code: "Space" })).toBe(false);
+    expect(play).toHaveBeenCalledTimes(2);
+
+    // Outside the transcript and the player, and on editing controls, Space is the button's.
+    const del = screen.getByRole("button", { name: "Delete" });
+    expect(fireEvent.keyDown(del, { key: " ", code: "Space" })).toBe(true);
+    const edit = within(segmentAt(0)).getByRole("button", { name: "Edit" });
+    expect(fireEvent.keyDown(edit, { key: " ", code: "Space" })).toBe(true);
+    await userEvent.click(edit);
+    const save = within(segmentAt(0)).getByRole("button", { name: "Save" });
+    expect(fireEvent.keyDown(save, { key: " ", code: "Space" })).toBe(true);
+    expect(fireEvent.keyDown(within(segmentAt(0)).getByRole("textbox"), { key: " ", code: "Space" })).toBe(true);
+    expect(play).toHaveBeenCalledTimes(2);
+    play.mockRestore();
   });
 
   it("saves an edited segment with Enter, carrying the version it was edited at", async () => {

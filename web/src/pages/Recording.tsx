@@ -115,9 +115,24 @@ function newer(a: Rec | null | undefined, b: Rec | null | undefined): Rec | null
   return b.version > a.version ? b : a;
 }
 
-function isTyping(target: EventTarget | null): boolean {
-  if (!(target instanceof HTMLElement)) return false;
-  return target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT", "BUTTON", "A"].includes(target.tagName);
+/**
+ * Whether the player's keys (Space, ←, →) apply with this element focused. Fields keep
+ * their keys. A button or link keeps its own (Space activates it) unless it is one of the
+ * player's or a seek control of the transcript: after clicking a timestamp, Space plays
+ * or pauses instead of seeking there again. Editing controls (Save, Keep mine…) stay
+ * native even inside the transcript.
+ */
+export function playerKeysApply(target: EventTarget | null): boolean {
+  if (!(target instanceof HTMLElement)) return true;
+  if (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName)) return false;
+  if (target.closest(".edit-box, .conflict")) return false;
+  const control = target.closest("button, a[href], [role='button']");
+  if (!control) return true;
+  return Boolean(control.closest(".player") || control.matches(".seg-time, [data-segment-start], [data-word-start]"));
+}
+
+function isSpace(event: KeyboardEvent): boolean {
+  return event.key === " " || event.code === "Space";
 }
 
 export function RecordingPage({ id }: { id: string }) {
@@ -179,8 +194,8 @@ export function RecordingPage({ id }: { id: string }) {
   useEffect(() => {
     const onKey = (event: KeyboardEvent): void => {
       const el = player.current;
-      if (!el || isTyping(event.target) || event.ctrlKey || event.metaKey || event.altKey) return;
-      if (event.key === " " || event.code === "Space") {
+      if (!el || !playerKeysApply(event.target) || event.ctrlKey || event.metaKey || event.altKey) return;
+      if (isSpace(event)) {
         event.preventDefault();
         if (el.paused) void el.play();
         else el.pause();
@@ -192,8 +207,17 @@ export function RecordingPage({ id }: { id: string }) {
         seek(Math.min(el.duration || Number.POSITIVE_INFINITY, el.currentTime + SEEK_STEP));
       }
     };
+    // A focused button is activated by Space on keyup (Firefox even when keydown was
+    // prevented): that would seek back to the timestamp just after playing.
+    const onKeyUp = (event: KeyboardEvent): void => {
+      if (player.current && isSpace(event) && playerKeysApply(event.target)) event.preventDefault();
+    };
     window.addEventListener("keydown", onKey);
-    return () => window.removeEventListener("keydown", onKey);
+    window.addEventListener("keyup", onKeyUp);
+    return () => {
+      window.removeEventListener("keydown", onKey);
+      window.removeEventListener("keyup", onKeyUp);
+    };
   }, [seek]);
 
   const segments = audio?.segments ?? [];
