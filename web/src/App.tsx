@@ -1,7 +1,7 @@
 import { lazy, Suspense, useEffect, useRef } from "react";
 import { useT } from "./i18n";
 import { useSessionStatus } from "./auth/useSession";
-import { matchPath, navigate, safeNext, useLocation } from "./router";
+import { Link, matchPath, navigate, safeNext, useLocation } from "./router";
 import { Header } from "./components/Header";
 import { SignIn } from "./pages/SignIn";
 import { LibraryPage } from "./pages/Library";
@@ -23,7 +23,7 @@ function Page({ path }: { path: string }) {
     <>
       <h1>{t("notFound.title")}</h1>
       <p>{t("notFound.body")}</p>
-      <a href="/">{t("rec.back")}</a>
+      <Link to="/">{t("rec.back")}</Link>
     </>
   );
 }

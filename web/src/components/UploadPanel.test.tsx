@@ -72,7 +72,7 @@ async function setup() {
   fakeApi({ ServerInfo: () => info });
   const queue = new UploadQueue();
   renderWithClient(<UploadPanel queue={queue} />);
-  await screen.findByText(/Up to 1 KB per file/);
+  await screen.findByText(/Up to 1 kB per file/);
   return queue;
 }
 
@@ -109,7 +109,7 @@ describe("the upload queue", () => {
     await setup();
     await userEvent.upload(screen.getByLabelText("Upload recordings"), file("big.wav", 2000));
     const row = (await screen.findByText("big.wav")).closest("li")!;
-    expect(within(row).getByRole("alert")).toHaveTextContent("This file is 2 KB; the limit is 1 KB.");
+    expect(within(row).getByRole("alert")).toHaveTextContent("This file is 2 kB; the limit is 1 kB.");
     expect(FakeXhr.all).toHaveLength(0);
   });
 

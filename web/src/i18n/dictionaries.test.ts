@@ -45,6 +45,18 @@ describe("dictionaries", () => {
   it("fills placeholders", () => {
     expect(translate("en", "library.range", { from: 1, to: 20, total: 57 })).toBe("1–20 of 57");
     expect(translate("ru", "library.range", { from: 1, to: 20, total: 57 })).toBe("1–20 из 57");
+    expect(translate("uz", "library.range", { from: 1, to: 5, total: 5 })).toBe("1–5 / 5");
+  });
+
+  it("says a conflict came from elsewhere, not from another person (usually it is the same user)", () => {
+    expect(en["edit.conflictTitle"]).toBe("This was changed elsewhere (another tab or device) since you started editing.");
+    expect(ru["edit.conflictTitle"]).not.toMatch(/кто-то|другой человек/i);
+    expect(uz["edit.conflictTitle"]).not.toMatch(/kishi/);
+  });
+
+  it("calls the space key by its Uzbek name", () => {
+    expect(uz["rec.keys"]).toMatch(/^Boʻsh joy — /);
+    expect(uz["rec.keys"]).not.toMatch(/Probel/);
   });
 });
 

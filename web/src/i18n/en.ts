@@ -115,7 +115,7 @@ export const en = {
   "edit.segmentLabel": "Text of the segment at {time}",
   "edit.fullLabel": "The whole transcript",
   "edit.draftRestored": "Your unsaved draft was restored.",
-  "edit.conflictTitle": "Someone else changed this text meanwhile.",
+  "edit.conflictTitle": "This was changed elsewhere (another tab or device) since you started editing.",
   "edit.conflictBody": "Both versions are below; your text is kept until you choose.",
   "edit.theirs": "Saved version",
   "edit.yours": "Your version",

@@ -1,9 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { displayName, formatClock, formatDateTime } from "./format";
+import { displayName, formatBytes, formatClock, formatDateTime } from "./format";
 
 describe("formatting", () => {
   it("spells Uzbek months whatever the browser's locale data", () => {
-    expect(formatDateTime("2026-12-01T18:52:00", "uz")).toBe("1-dekabr, 2026, 18:52");
+    expect(formatDateTime("2026-12-01T19:00:00", "uz")).toBe("2026-yil 1-dekabr, 19:00");
+    expect(formatDateTime("2027-03-09T08:05:00", "uz")).toBe("2027-yil 9-mart, 08:05");
   });
 
   it("drops every bidi control from a file name, and nothing else", () => {
@@ -11,6 +12,17 @@ describe("formatting", () => {
     expect(displayName(`a${controls}b.mp3`)).toBe("ab.mp3");
     expect(displayName("\u202Egnp.exe")).toBe("gnp.exe");
     expect(displayName("Oʻzbek yozuvi — تسجيل 🎙.m4a")).toBe("Oʻzbek yozuvi — تسجيل 🎙.m4a");
+  });
+
+  it("writes sizes with the units of each language", () => {
+    expect(formatBytes(2_500_000, "ru")).toMatch(/^2,5\sМБ$/);
+    expect(formatBytes(2_500_000, "en")).toBe("2.5 MB");
+    expect(formatBytes(2_500_000, "uz")).toBe("2,5 MB");
+    expect(formatBytes(12_345_678, "en")).toBe("12.3 MB");
+    expect(formatBytes(1_500, "ru")).toMatch(/^1,5\sкБ$/);
+    expect(formatBytes(3_200_000_000, "en")).toBe("3.2 GB");
+    expect(formatBytes(500, "en")).toBe("500 B");
+    expect(formatBytes(2_000_001, "en")).toBe("2 MB");
   });
 
   it("writes durations as m:ss or h:mm:ss", () => {

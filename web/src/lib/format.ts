@@ -33,21 +33,28 @@ export function formatDateTime(iso: string, lang: Lang): string {
   if (lang === "uz") {
     const hh = String(date.getHours()).padStart(2, "0");
     const mm = String(date.getMinutes()).padStart(2, "0");
-    return `${date.getDate()}-${UZ_MONTHS[date.getMonth()] ?? ""}, ${date.getFullYear()}, ${hh}:${mm}`;
+    return `${date.getFullYear()}-yil ${date.getDate()}-${UZ_MONTHS[date.getMonth()] ?? ""}, ${hh}:${mm}`;
   }
   return new Intl.DateTimeFormat(INTL_LOCALE[lang], { dateStyle: "medium", timeStyle: "short" }).format(date);
 }
 
+const BYTE_UNITS = ["kilobyte", "megabyte", "gigabyte"] as const;
+
+/** Decimal units as the language writes them: "2.5 MB", «2,5 МБ», "2,5 MB". */
 export function formatBytes(bytes: number, lang: Lang): string {
-  const units = ["B", "KB", "MB", "GB"];
-  let value = bytes;
+  const locale = INTL_LOCALE[lang];
+  if (bytes < 1000) {
+    // Intl's English short unit is "byte" even for 500 of them.
+    if (lang === "en") return `${new Intl.NumberFormat(locale).format(bytes)} B`;
+    return new Intl.NumberFormat(locale, { style: "unit", unit: "byte" }).format(bytes);
+  }
+  let value = bytes / 1000;
   let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
+  while (value >= 1000 && unit < BYTE_UNITS.length - 1) {
     value /= 1000;
     unit += 1;
   }
-  const number = new Intl.NumberFormat(INTL_LOCALE[lang], { maximumFractionDigits: value < 10 && unit > 0 ? 1 : 0 }).format(value);
-  return `${number} ${units[unit]}`;
+  return new Intl.NumberFormat(locale, { style: "unit", unit: BYTE_UNITS[unit], maximumFractionDigits: 1 }).format(value);
 }
 
 export function formatPercent(fraction: number, lang: Lang): string {

@@ -48,4 +48,13 @@ describe("history", () => {
     expect(screen.getByRole("status")).toHaveTextContent("Version 3 restored as version 5.");
     expect(api.of("UpdateAudio")[0]?.variables).toEqual({ id: "a1", input: { transcriptText: "As transcribed.", expectedVersion: 4 } });
   });
+
+  it("offers to view only the versions that have a transcript", async () => {
+    fakeApi({ History: () => history(4, EVENTS) });
+    window.history.replaceState(null, "", "/audio/a1/history");
+    renderWithClient(<HistoryPage id="a1" />);
+    await screen.findByRole("list", { name: "Changes, newest first" });
+    const links = screen.queryAllByRole("link", { name: /^View version/ }).map((a) => a.getAttribute("aria-label"));
+    expect(links).toEqual(["View version 4", "View version 3"]);
+  });
 });

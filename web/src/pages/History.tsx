@@ -36,6 +36,9 @@ const EVENT_KEYS: Record<string, MessageKey> = {
   AudioDeleted: "event.AudioDeleted",
 };
 
+/** The events after which a version has a transcript. */
+const TEXT_EVENTS = new Set(["TranscriptionCompleted", "TranscriptEdited"]);
+
 export function HistoryPage({ id }: { id: string }) {
   const t = useT();
   const lang = useLang();
@@ -68,6 +71,10 @@ export function HistoryPage({ id }: { id: string }) {
       </>
     );
   }
+  // Versions before the first transcript (uploaded, queued, started) have no text to show.
+  const firstText = Math.min(
+    ...result.data.auditTrail.filter((e) => TEXT_EVENTS.has(e.type)).map((e) => e.version),
+  );
   const events = [...result.data.auditTrail].reverse();
   return (
     <article className="history">
@@ -110,7 +117,7 @@ export function HistoryPage({ id }: { id: string }) {
             <p className="summary small">
               {e.summary}
             </p>
-            {!e.redacted && e.type !== "AudioDeleted" && (
+            {!e.redacted && e.type !== "AudioDeleted" && e.version >= firstText && (
               <Link to={`/audio/${id}/history?version=${e.version}`} aria-label={t("hist.viewVersion", { n: e.version })}>
                 {t("hist.view")}
               </Link>

@@ -180,7 +180,7 @@ describe("the recording page", () => {
     server = recording(4, [{ ...ORIGINAL[0]!, text: "Theirs." }, ORIGINAL[1]!]);
     await userEvent.click(within(row).getByRole("button", { name: "Save" }));
 
-    const choice = await within(segmentAt(0)).findByRole("group", { name: /Someone else changed/ });
+    const choice = await within(segmentAt(0)).findByRole("group", { name: /changed elsewhere \(another tab or device\)/ });
     expect(within(choice).getByText("Theirs.")).toBeInTheDocument();
     expect(within(choice).getByRole("textbox", { name: "Your version" })).toHaveValue("Mine.");
     expect(JSON.parse(localStorage.getItem("ovoz.draft.a1.0") ?? "{}").text).toBe("Mine.");
@@ -232,7 +232,7 @@ describe("the recording page", () => {
     server = recording(4, [ORIGINAL[0]!, { ...ORIGINAL[1]!, text: "Other edit." }]);
     await userEvent.keyboard("{Enter}");
     await waitFor(() => expect(screen.getByText("Edited first.")).toBeInTheDocument());
-    expect(screen.queryByRole("group", { name: /Someone else changed/ })).toBeNull();
+    expect(screen.queryByRole("group", { name: /changed elsewhere \(another tab or device\)/ })).toBeNull();
     expect(api.of("UpdateAudio").map((c) => (c.variables.input as { expectedVersion: number }).expectedVersion)).toEqual([3, 4]);
   });
 

@@ -27,6 +27,8 @@ describe("sign in", () => {
     await userEvent.click(screen.getByRole("button", { name: "Send code" }));
     expect(await screen.findByRole("textbox", { name: "Code" })).toHaveAttribute("autocomplete", "one-time-code");
     expect(api.of("SendOtp")[0]?.variables).toEqual({ phone: "+998901234567" });
+    // Told back as it was typed, not in E.164.
+    expect(screen.getByText("We sent a code to +998 90 123 45 67.")).toBeInTheDocument();
   });
 
   it("counts down from resendAfter before another code can be asked for", async () => {

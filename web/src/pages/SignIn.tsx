@@ -3,7 +3,7 @@ import { useMutation } from "urql";
 import { graphql } from "../gql";
 import { useT } from "../i18n";
 import { startSession } from "../auth/session";
-import { DEFAULT_PREFIX, nextPhoneValue, toE164 } from "../lib/phone";
+import { DEFAULT_PREFIX, formatPhone, nextPhoneValue, toE164 } from "../lib/phone";
 import { useCountdown } from "../lib/useCountdown";
 import { formatClock } from "../lib/format";
 import { useDocumentTitle } from "../lib/useDocumentTitle";
@@ -135,7 +135,7 @@ export function SignIn({ expired }: { expired: boolean }) {
         </form>
       ) : (
         <form onSubmit={(e) => void onCodeSubmit(e)} noValidate>
-          <p>{t("signin.codeSent", { phone: sentTo })}</p>
+          <p>{t("signin.codeSent", { phone: formatPhone(sentTo) })}</p>
           <div className="field">
             <label htmlFor={codeId}>{t("signin.code")}</label>
             <input
