@@ -148,8 +148,8 @@ test("two tabs editing the same segment: the later save sees both versions, a dr
 });
 
 test("a library request lost to the network: the list comes back by itself once the connection does", async () => {
-  // The refetch after an upload is lost: the page shows "Can't reach the server" and its
-  // list is gone, until the next live event of the new recording brings it back.
+  // The refetch after an upload is lost (as when the server restarts at that moment):
+  // the new recording must still show up and complete, with no reload and no click.
   await page.getByRole("link", { name: app.t("nav.library"), exact: true }).click();
   await expect(page.getByRole("heading", { level: 1, name: app.t("library.title"), exact: true })).toBeVisible();
   let lost = 0;

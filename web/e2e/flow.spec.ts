@@ -12,6 +12,7 @@ import {
   PHONE,
   audioTime,
   checkPage,
+  escapeRegExp,
   expect,
   requireChromium,
   test,
@@ -174,13 +175,17 @@ for (const { lang, viewport } of FLOWS) {
         await edits.nth(1).getByRole("link").click();
         await expect(page.locator("section.version-view")).toContainText(typed.theirs);
         const completed = events.filter({ hasText: app.t("event.TranscriptionCompleted") });
+        const completedVersion = Number(new URL((await completed.getByRole("link").getAttribute("href")) ?? "", server.url).searchParams.get("version"));
         await completed.getByRole("link").click();
         const version = page.locator("section.version-view");
         await expect(version).toContainText(clip.text);
         await checkPage(page, lang, "history-version-flow");
         await app.button("hist.restore").click();
-        // A new edit, now the current version (the "restored" notice is not asserted: the
-        // app closes the version view as it restores, so the notice is never on screen).
+        // A new edit, now the current version, and the page says so.
+        const restoredAs = new RegExp(
+          `^${escapeRegExp(app.t("hist.restoredAs", { n: completedVersion, m: 999_999 })).replace("999999", "\\d+")}$`,
+        );
+        await expect(page.getByRole("status").filter({ hasText: restoredAs })).toBeVisible();
         await expect(edits).toHaveCount(4);
         await expect(events.first()).toContainText(app.t("event.TranscriptEdited"));
         await expect(events.first()).toContainText(app.t("hist.current"));

@@ -53,16 +53,27 @@ test("an access token that runs out while the page is open: the app refreshes an
   page.on("request", (request) => {
     if (new URL(request.url()).pathname === "/graphql/session") refreshes.push(request);
   });
+  let acks = 0;
+  page.on("websocket", (ws) => {
+    ws.on("framereceived", (frame) => {
+      if (String(frame.payload).includes('"connection_ack"')) acks += 1;
+    });
+  });
   await page.route("**/graphql/session", (route) => route.abort("internetdisconnected"));
   await page.waitForTimeout((TTL_SECONDS + 3) * 1000);
   await page.unroute("**/graphql/session");
   const blocked = refreshes.length;
+  const acked = acks;
 
   // The user carries on: another page, then an upload that is transcribed live.
   await page.getByRole("link", { name: app.t("nav.account"), exact: true }).click();
   await expect(page.getByRole("heading", { level: 1, name: app.t("acc.title"), exact: true })).toBeVisible();
   await expect(page.locator("dl.facts")).toContainText(phone);
   await page.getByRole("link", { name: app.t("nav.library"), exact: true }).click();
+  // The live socket is back, with a fresh token. (Waiting for it keeps this test about
+  // tokens: what a recording that completes before the socket is back looks like is the
+  // known-failing catch-up test below.)
+  await expect.poll(() => acks, { message: "the socket reconnected with a fresh token", timeout: 30_000 }).toBeGreaterThan(acked);
   await page.getByLabel(app.t("upload.language"), { exact: true }).selectOption("en");
   await app.upload(clip.path);
   await expect(page.locator("li.upload-item").filter({ hasText: clip.name })).toHaveAttribute("data-upload-state", "uploaded", {
