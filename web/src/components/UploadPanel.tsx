@@ -37,7 +37,11 @@ function messageText(item: UploadItem, t: Translate, lang: Lang): string | null 
   return t(message.key, vars);
 }
 
-export function UploadPanel({ queue = defaultQueue }: { queue?: UploadQueue }) {
+/**
+ * `compact`: the user has recordings, so on a narrow screen the panel is one row (file
+ * button, record button, language) and the library's list shows on the first screen.
+ */
+export function UploadPanel({ queue = defaultQueue, compact = false }: { queue?: UploadQueue; compact?: boolean }) {
   const t = useT();
   const lang = useLang();
   const inputId = useId();
@@ -75,44 +79,47 @@ export function UploadPanel({ queue = defaultQueue }: { queue?: UploadQueue }) {
   const unsupported = chosen !== undefined && !chosen.supported;
 
   return (
-    <section className="upload" aria-labelledby={`${inputId}-title`}>
+    <section className={compact ? "upload compact" : "upload"} aria-labelledby={`${inputId}-title`}>
       <h2 id={`${inputId}-title`}>{t("upload.title")}</h2>
-      <div
-        className={dragging ? "dropzone dragging" : "dropzone"}
-        onDragOver={(e) => {
-          e.preventDefault();
-          setDragging(true);
-        }}
-        onDragLeave={() => setDragging(false)}
-        onDrop={onDrop}
-      >
-        <p className="hint">{t("upload.drop")}</p>
-        <label htmlFor={inputId} className="button primary file-label">
-          {t("upload.input")}
-        </label>
-        <input
-          id={inputId}
-          className="file-input"
-          type="file"
-          multiple
-          accept="audio/*,video/*,.mp3,.m4a,.wav,.ogg,.opus,.flac,.webm,.aac"
-          onChange={(e) => {
-            addFiles(e.target.files);
-            e.target.value = "";
+      <div className="upload-controls">
+        <div
+          className={dragging ? "dropzone dragging" : "dropzone"}
+          onDragOver={(e) => {
+            e.preventDefault();
+            setDragging(true);
           }}
-        />
-        {info && <p className="hint">{t("upload.limit", { max: formatBytes(info.maxUploadBytes, lang) })}</p>}
-      </div>
-      <div className="field inline">
-        <label htmlFor={languageId}>{t("upload.language")}</label>
-        <select id={languageId} value={language} onChange={(e) => chooseLanguage(e.target.value)}>
-          <option value="">{t("upload.auto")}</option>
-          {RECORDING_LANGUAGES.map((l) => (
-            <option key={l.code} value={l.code} lang={l.code}>
-              {l.name}
-            </option>
-          ))}
-        </select>
+          onDragLeave={() => setDragging(false)}
+          onDrop={onDrop}
+        >
+          <p className="hint drop-hint">{t("upload.drop")}</p>
+          <label htmlFor={inputId} className="button primary file-label">
+            {t("upload.input")}
+          </label>
+          <input
+            id={inputId}
+            className="file-input"
+            type="file"
+            multiple
+            accept="audio/*,video/*,.mp3,.m4a,.wav,.ogg,.opus,.flac,.webm,.aac"
+            onChange={(e) => {
+              addFiles(e.target.files);
+              e.target.value = "";
+            }}
+          />
+          {info && <p className="hint limit-hint">{t("upload.limit", { max: formatBytes(info.maxUploadBytes, lang) })}</p>}
+        </div>
+        <div className="field inline upload-language">
+          <label htmlFor={languageId}>{t("upload.language")}</label>
+          <select id={languageId} value={language} onChange={(e) => chooseLanguage(e.target.value)}>
+            <option value="">{t("upload.auto")}</option>
+            {RECORDING_LANGUAGES.map((l) => (
+              <option key={l.code} value={l.code} lang={l.code}>
+                {l.name}
+              </option>
+            ))}
+          </select>
+        </div>
+        <Recorder onRecorded={(file) => addFiles([file])} />
       </div>
       {unsupported && (
         <p className="warning" role="status">
@@ -121,7 +128,6 @@ export function UploadPanel({ queue = defaultQueue }: { queue?: UploadQueue }) {
           })}
         </p>
       )}
-      <Recorder onRecorded={(file) => addFiles([file])} />
       {items.length > 0 && (
         <ul className="upload-list" aria-label={t("upload.queue")}>
           {items.map((item) => (

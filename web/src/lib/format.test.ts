@@ -22,6 +22,7 @@ describe("formatting", () => {
     expect(formatBytes(1_500, "ru")).toMatch(/^1,5\sкБ$/);
     expect(formatBytes(3_200_000_000, "en")).toBe("3.2 GB");
     expect(formatBytes(500, "en")).toBe("500 B");
+    expect(formatBytes(524_288_000, "en")).toBe("524 MB");
     expect(formatBytes(2_000_001, "en")).toBe("2 MB");
   });
 

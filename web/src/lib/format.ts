@@ -54,7 +54,9 @@ export function formatBytes(bytes: number, lang: Lang): string {
     value /= 1000;
     unit += 1;
   }
-  return new Intl.NumberFormat(locale, { style: "unit", unit: BYTE_UNITS[unit], maximumFractionDigits: 1 }).format(value);
+  // One decimal where it tells something ("2.5 MB"), none where it is noise ("524 MB").
+  const digits = value < 100 ? 1 : 0;
+  return new Intl.NumberFormat(locale, { style: "unit", unit: BYTE_UNITS[unit], maximumFractionDigits: digits }).format(value);
 }
 
 export function formatPercent(fraction: number, lang: Lang): string {

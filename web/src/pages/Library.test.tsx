@@ -76,4 +76,26 @@ describe("the library", () => {
     expect(await screen.findByRole("alert")).toHaveTextContent("Can't reach the server");
     expect(screen.getByRole("button", { name: "Try again" })).toBeInTheDocument();
   });
+
+  it("makes the upload panel compact once there are recordings, the file input still there", async () => {
+    let total = 0;
+    fakeApi({
+      ServerInfo: () => info,
+      Library: () => (total === 0 ? { audios: { ...page.audios, total: 0, items: [] } } : page),
+    });
+    const view = renderWithClient(<LibraryPage />);
+    await screen.findByText(/No recordings yet/);
+    const panel = () => screen.getByRole("region", { name: "Add recordings" });
+    expect(panel()).not.toHaveClass("compact");
+    view.unmount();
+
+    total = 1;
+    renderWithClient(<LibraryPage />);
+    await screen.findByRole("link", { name: "meeting.mp3" });
+    expect(panel()).toHaveClass("compact");
+    const input = screen.getByLabelText("Upload recordings");
+    expect(input).toHaveAttribute("type", "file");
+    expect(input).toBeEnabled();
+    expect(screen.getByLabelText("Recording language")).toBeEnabled();
+  });
 });

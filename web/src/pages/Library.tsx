@@ -154,7 +154,7 @@ export function LibraryPage() {
   return (
     <>
       <h1>{t("library.title")}</h1>
-      <UploadPanel />
+      <UploadPanel compact={Boolean(list && (list.total > 0 || filtered))} />
       <section aria-labelledby={`${searchId}-h`} className="library">
         <h2 id={`${searchId}-h`}>{t("library.listTitle")}</h2>
         <div className="filters">
