@@ -16,7 +16,20 @@ function wsUrl(): string {
   return `${protocol === "https:" ? "wss:" : "ws:"}//${host}/graphql`;
 }
 
+/**
+ * Told each time the socket connects again after it had been connected: what changed
+ * while it was down (a recording that completed meanwhile) is not replayed by
+ * myAudioEvents, which starts with what is still in progress, so pages refetch.
+ */
+const reconnects = new EventTarget();
+
+export function onReconnect(listener: () => void): () => void {
+  reconnects.addEventListener("reconnected", listener);
+  return () => reconnects.removeEventListener("reconnected", listener);
+}
+
 export function makeWsClient(url: string = wsUrl()): WsClient {
+  let connectedBefore = false;
   return createWsClient({
     url,
     lazy: true,
@@ -34,6 +47,10 @@ export function makeWsClient(url: string = wsUrl()): WsClient {
       await new Promise((resolve) => setTimeout(resolve, ms));
     },
     on: {
+      connected: () => {
+        if (connectedBefore) reconnects.dispatchEvent(new Event("reconnected"));
+        connectedBefore = true;
+      },
       closed: (event) => {
         if ((event as CloseEvent | undefined)?.code === WS_FORBIDDEN) tokenRejected(accessToken());
       },

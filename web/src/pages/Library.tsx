@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useId, useMemo, useRef, useState } from "react";
 import { useQuery, useSubscription } from "urql";
+import { onReconnect } from "../api/client";
 import { graphql } from "../gql";
 import type { LibraryQuery, TranscriptionStatus } from "../gql/graphql";
 import { useLang, useT } from "../i18n";
@@ -103,6 +104,8 @@ export function LibraryPage() {
   }, [refetch]);
   useEffect(() => () => clearTimeout(pendingRefetch.current), []);
 
+  // Back from a lost connection: the list may hide changes made meanwhile.
+  useEffect(() => onReconnect(refetch), [refetch]);
   useSubscription({ query: MyAudioEvents }, (_previous, event) => {
     const e = event.myAudioEvents;
     setLive((map) => {
