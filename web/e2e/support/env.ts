@@ -10,7 +10,8 @@ export const WEB_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)
 export const REPO_ROOT = path.resolve(WEB_ROOT, "..");
 /** The ovoz command under test: the repository's own, or $OVOZ_COMMAND (e.g. an installed build). */
 export const OVOZ = process.env.OVOZ_COMMAND || path.join(REPO_ROOT, ".venv", "bin", "ovoz");
-export const WEB_DIST = path.join(WEB_ROOT, "dist");
+/** The built app under test (default web/dist; $OVOZ_WEB_DIST: another build). */
+export const WEB_DIST = process.env.OVOZ_WEB_DIST || path.join(WEB_ROOT, "dist");
 export const RESULTS = path.join(WEB_ROOT, "test-results");
 export const SCREENSHOTS = path.join(RESULTS, "screenshots");
 

@@ -256,3 +256,46 @@ export async function apiSignIn(server: ServerInfo, phone: string): Promise<stri
   if (!verified.verifyOtp.accessToken) throw new Error(`no token for ${phone}`);
   return verified.verifyOtp.accessToken;
 }
+
+/**
+ * A longer recording made of the clip said `times` over (Chromium decodes it; the test
+ * writes 16-kHz 16-bit mono WAV), for tests that must catch a transcription in progress.
+ */
+export async function repeatedClip(page: Page, clip: { path: string }, times: number): Promise<Buffer> {
+  const wav = await page.evaluate(
+    async ({ base64, times }) => {
+      const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+      const rate = 16_000;
+      const decoded = await new OfflineAudioContext(1, 1, rate).decodeAudioData(bytes.buffer);
+      const speech = decoded.getChannelData(0);
+      const gap = rate; // a second of silence between the repetitions
+      const samples = new Float32Array((speech.length + gap) * times);
+      for (let i = 0; i < times; i += 1) samples.set(speech, i * (speech.length + gap));
+      const out = new DataView(new ArrayBuffer(44 + samples.length * 2));
+      const text = (offset: number, s: string): void => {
+        for (let i = 0; i < s.length; i += 1) out.setUint8(offset + i, s.charCodeAt(i));
+      };
+      text(0, "RIFF");
+      out.setUint32(4, 36 + samples.length * 2, true);
+      text(8, "WAVEfmt ");
+      out.setUint32(16, 16, true);
+      out.setUint16(20, 1, true);
+      out.setUint16(22, 1, true);
+      out.setUint32(24, rate, true);
+      out.setUint32(28, rate * 2, true);
+      out.setUint16(32, 2, true);
+      out.setUint16(34, 16, true);
+      text(36, "data");
+      out.setUint32(40, samples.length * 2, true);
+      for (let i = 0; i < samples.length; i += 1) {
+        out.setInt16(44 + i * 2, Math.max(-1, Math.min(1, samples[i] ?? 0)) * 0x7fff, true);
+      }
+      let binary = "";
+      const all = new Uint8Array(out.buffer);
+      for (let i = 0; i < all.length; i += 0x8000) binary += String.fromCharCode(...all.subarray(i, i + 0x8000));
+      return btoa(binary);
+    },
+    { base64: readFileSync(clip.path).toString("base64"), times },
+  );
+  return Buffer.from(wav, "base64");
+}
