@@ -1,4 +1,4 @@
-import { lazy, Suspense, useEffect, useRef } from "react";
+import { Component, lazy, Suspense, useEffect, useRef, type ReactNode } from "react";
 import { useT } from "./i18n";
 import { useSessionStatus } from "./auth/useSession";
 import { Link, matchPath, navigate, safeNext, useLocation } from "./router";
@@ -10,6 +10,37 @@ import { RecordingPage } from "./pages/Recording";
 
 // The history page is opened rarely: it loads on demand.
 const HistoryPage = lazy(() => import("./pages/History").then((m) => ({ default: m.HistoryPage })));
+
+/**
+ * A page whose code cannot be loaded (a deploy replaced the build under an open tab, so its
+ * chunk is gone) or that throws: say so and offer a reload, instead of a blank page.
+ */
+class PageFailure extends Component<{ children: ReactNode; message: string; action: string; path: string }, { failed: boolean; path: string }> {
+  override state = { failed: false, path: this.props.path };
+
+  static getDerivedStateFromError(): Partial<{ failed: boolean }> {
+    return { failed: true };
+  }
+
+  static getDerivedStateFromProps(
+    props: { path: string },
+    state: { failed: boolean; path: string },
+  ): Partial<{ failed: boolean; path: string }> | null {
+    return props.path !== state.path ? { failed: false, path: props.path } : null;
+  }
+
+  override render(): ReactNode {
+    if (!this.state.failed) return this.props.children;
+    return (
+      <div role="alert">
+        <p>{this.props.message}</p>
+        <button type="button" className="primary" onClick={() => window.location.reload()}>
+          {this.props.action}
+        </button>
+      </div>
+    );
+  }
+}
 
 function Page({ path }: { path: string }) {
   const t = useT();
@@ -68,9 +99,11 @@ export function App() {
         ) : onSignIn ? (
           <SignIn expired={location.search.get("expired") === "1"} />
         ) : (
-          <Suspense fallback={<p className="hint">{t("loading")}</p>}>
-            <Page path={location.path} />
-          </Suspense>
+          <PageFailure message={t("error.pageFailed")} action={t("action.reload")} path={location.path}>
+            <Suspense fallback={<p className="hint">{t("loading")}</p>}>
+              <Page path={location.path} />
+            </Suspense>
+          </PageFailure>
         )}
       </main>
     </>

@@ -121,7 +121,10 @@ function adopt(value: string, expiresAt: number): void {
 function schedule(): void {
   clearTimeout(timer);
   if (!token) return;
-  const delay = Math.max(1_000, token.expiresAt - Date.now() - REFRESH_MARGIN_MS);
+  // A minute before expiry, or a third of the token's life for short-lived tokens: a
+  // 20-second token must not be refreshed (and its refresh token rotated) every second.
+  const margin = Math.min(REFRESH_MARGIN_MS, (token.expiresAt - token.obtainedAt) / 3);
+  const delay = Math.max(1_000, token.expiresAt - Date.now() - margin);
   timer = setTimeout(() => {
     void refreshSession().then((outcome) => {
       if (outcome === "network") {

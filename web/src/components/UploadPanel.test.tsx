@@ -113,6 +113,13 @@ describe("the upload queue", () => {
     expect(FakeXhr.all).toHaveLength(0);
   });
 
+  it("says the sizes in bytes when rounding would make them alike", async () => {
+    await setup();
+    await userEvent.upload(screen.getByLabelText("Upload recordings"), file("edge.wav", 1001));
+    const row = (await screen.findByText("edge.wav")).closest("li")!;
+    expect(within(row).getByRole("alert")).toHaveTextContent("This file is 1,001 B; the limit is 1,000 B.");
+  });
+
   it("cancels an upload in flight and offers it again", async () => {
     await setup();
     await userEvent.upload(screen.getByLabelText("Upload recordings"), file("a.mp3", 400));

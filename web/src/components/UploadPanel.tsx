@@ -3,7 +3,7 @@ import { useLang, useT, type MessageKey, type Translate } from "../i18n";
 import type { Lang } from "../i18n/lang";
 import { uploads as defaultQueue, type UploadItem, type UploadQueue } from "../upload/queue";
 import { useServerInfo } from "../api/serverInfo";
-import { displayName, formatBytes, formatPercent } from "../lib/format";
+import { displayName, formatBytes, formatExactBytes, formatPercent } from "../lib/format";
 import { Link } from "../router";
 import { Recorder } from "./Recorder";
 
@@ -33,6 +33,13 @@ function messageText(item: UploadItem, t: Translate, lang: Lang): string | null 
   const vars: Record<string, string | number> = {};
   for (const [name, value] of Object.entries(message.vars ?? {})) {
     vars[name] = typeof value === "number" && (name === "size" || name === "max") ? formatBytes(value, lang) : value;
+  }
+  // "This file is 2 MB; the limit is 2 MB" says nothing: where rounding makes the two
+  // alike, give both in bytes.
+  const raw = message.vars ?? {};
+  if (typeof raw.size === "number" && typeof raw.max === "number" && vars.size === vars.max) {
+    vars.size = formatExactBytes(raw.size, lang);
+    vars.max = formatExactBytes(raw.max, lang);
   }
   return t(message.key, vars);
 }

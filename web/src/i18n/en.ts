@@ -4,6 +4,8 @@ export const en = {
   loading: "Loading…",
   "error.network": "Can't reach the server. Check your connection and try again.",
   "action.tryAgain": "Try again",
+  "action.reload": "Reload",
+  "error.pageFailed": "This page could not be loaded: ovoz may have been updated meanwhile. Reload to get the new version.",
   "nav.main": "Main",
   "nav.library": "Recordings",
   "nav.account": "Account",

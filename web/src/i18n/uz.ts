@@ -6,6 +6,8 @@ export const uz: Dictionary = {
   loading: "Yuklanmoqda…",
   "error.network": "Server bilan bogʻlanib boʻlmadi. Internet aloqasini tekshirib, qaytadan urinib koʻring.",
   "action.tryAgain": "Qayta urinish",
+  "action.reload": "Qayta yuklash",
+  "error.pageFailed": "Bu sahifani yuklab boʻlmadi: ovoz shu orada yangilangan boʻlishi mumkin. Yangi versiyani olish uchun sahifani qayta yuklang.",
   "nav.main": "Asosiy menyu",
   "nav.library": "Yozuvlar",
   "nav.account": "Hisob",

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { displayName, formatBytes, formatClock, formatDateTime } from "./format";
+import { displayName, formatBytes, formatClock, formatDateTime, formatExactBytes } from "./format";
 
 describe("formatting", () => {
   it("spells Uzbek months whatever the browser's locale data", () => {
@@ -30,5 +30,13 @@ describe("formatting", () => {
     expect(formatClock(65.2)).toBe("1:05");
     expect(formatClock(3725)).toBe("1:02:05");
     expect(formatClock(null)).toBe("–");
+  });
+});
+
+describe("formatExactBytes", () => {
+  it("counts every byte where rounding would hide the difference", () => {
+    expect(formatExactBytes(2_000_001, "en")).toBe("2,000,001 B");
+    expect(formatExactBytes(2_000_000, "en")).toBe("2,000,000 B");
+    expect(formatExactBytes(2_000_001, "en")).not.toBe(formatExactBytes(2_000_000, "en"));
   });
 });

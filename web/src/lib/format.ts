@@ -59,6 +59,13 @@ export function formatBytes(bytes: number, lang: Lang): string {
   return new Intl.NumberFormat(locale, { style: "unit", unit: BYTE_UNITS[unit], maximumFractionDigits: digits }).format(value);
 }
 
+/** Every byte counted: "2,000,001 B", «2 000 001 Б». */
+export function formatExactBytes(bytes: number, lang: Lang): string {
+  const locale = INTL_LOCALE[lang];
+  if (lang === "en") return `${new Intl.NumberFormat(locale).format(bytes)} B`;
+  return new Intl.NumberFormat(locale, { style: "unit", unit: "byte" }).format(bytes);
+}
+
 export function formatPercent(fraction: number, lang: Lang): string {
   return new Intl.NumberFormat(INTL_LOCALE[lang], { style: "percent", maximumFractionDigits: 0 }).format(fraction);
 }

@@ -1,4 +1,4 @@
-import { useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { useClient, useQuery } from "urql";
 import { graphql } from "../gql";
 import { useLang, useT, type MessageKey } from "../i18n";
@@ -48,6 +48,14 @@ export function HistoryPage({ id }: { id: string }) {
   const restored = Number(search.get("restored")) || null;
   const restoredAs = Number(search.get("as")) || null;
   const [result, reexecute] = useQuery({ query: HistoryQuery, variables: { id }, requestPolicy: "network-only" });
+  // The summaries come in the language of the request: ask again when it changes.
+  const historyLang = useLang();
+  const firstLang = useRef(historyLang);
+  useEffect(() => {
+    if (historyLang === firstLang.current) return;
+    firstLang.current = historyLang;
+    reexecute({ requestPolicy: "network-only" });
+  }, [historyLang, reexecute]);
   const audio = result.data?.audio;
   useDocumentTitle(t("hist.title"));
 
