@@ -27,6 +27,7 @@ from bench.signin_abuse import bench_signin_abuse
 from bench.sms_pumping import bench_sms_pumping
 from bench.transcription import bench_engine
 from bench.upload import MIB, measure_upload, write_wav
+from bench.web import bench_web
 from bench.webhooks import bench_webhooks
 from infrastructure.config import Settings
 
@@ -187,6 +188,10 @@ def _cancel(bench: Bench) -> list[Row]:
     return bench_cancel(bench.db.url)
 
 
+def _web(bench: Bench) -> list[Row]:
+    return bench_web()
+
+
 def _webhooks(bench: Bench) -> list[Row]:
     return bench_webhooks(bench.db.url)
 
@@ -248,6 +253,12 @@ ENTRIES: tuple[Entry, ...] = (
         "cancel",
         "cancelTranscription → engine stopped, batched and sequential, on 10 min of speech",
         _cancel,
+        default=False,
+    ),
+    Entry(
+        "web",
+        "web client: first-load JS gzipped vs 200 KB; upload→progress, commit→paint in Chromium",
+        _web,
         default=False,
     ),
     Entry(
