@@ -46,8 +46,11 @@ test("a file over maxUploadBytes is refused before a byte is sent", async () => 
   const item = page.locator("li.upload-item").filter({ hasText: "too-big.flac" });
   await expect(item).toHaveAttribute("data-upload-state", "refused");
   await expect(item).toContainText(app.t("upload.refused"));
-  // 2,000,001 bytes against 2,000,000, both shown rounded as the app rounds them.
-  await expect(item.getByRole("alert")).toHaveText(app.t("upload.tooLarge", { size: "2 MB", max: "2 MB" }));
+  // 2,000,001 bytes against 2,000,000: rounded, both would read "2 MB", so the app
+  // gives them in bytes.
+  await expect(item.getByRole("alert")).toHaveText(
+    app.t("upload.tooLarge", { size: "2,000,001 B", max: "2,000,000 B" }),
+  );
   await checkPage(page, "en", "library-refused");
   await page.waitForTimeout(500);
   page.off("request", onRequest);
