@@ -153,6 +153,8 @@ export const en = {
   "acc.since": "Account created",
   "acc.sessions": "Where you are signed in",
   "acc.thisDevice": "This device",
+  "acc.deviceOn": "{browser} on {system}",
+  "acc.unknownDevice": "Unknown device",
   "acc.lastUsed": "Last used {date}",
   "acc.endSession": "End this session",
   "acc.signOut": "Sign out",

@@ -155,6 +155,8 @@ export const ru: Dictionary = {
   "acc.since": "Профиль создан",
   "acc.sessions": "Где выполнен вход",
   "acc.thisDevice": "Это устройство",
+  "acc.deviceOn": "{browser} на {system}",
+  "acc.unknownDevice": "Неизвестное устройство",
   "acc.lastUsed": "Последний раз: {date}",
   "acc.endSession": "Завершить этот сеанс",
   "acc.signOut": "Выйти",

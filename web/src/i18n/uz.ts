@@ -155,6 +155,8 @@ export const uz: Dictionary = {
   "acc.since": "Hisob ochilgan sana",
   "acc.sessions": "Qayerlarda kirgansiz",
   "acc.thisDevice": "Shu qurilma",
+  "acc.deviceOn": "{browser}, {system}",
+  "acc.unknownDevice": "Nomaʼlum qurilma",
   "acc.lastUsed": "Oxirgi marta: {date}",
   "acc.endSession": "Bu seansni tugatish",
   "acc.signOut": "Chiqish",

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { displayName, formatBytes, formatClock, formatDateTime, formatExactBytes } from "./format";
+import { deviceName, displayName, formatBytes, formatClock, formatDateTime, formatExactBytes } from "./format";
 
 describe("formatting", () => {
   it("spells Uzbek months whatever the browser's locale data", () => {
@@ -38,5 +38,19 @@ describe("formatExactBytes", () => {
     expect(formatExactBytes(2_000_001, "en")).toBe("2,000,001 B");
     expect(formatExactBytes(2_000_000, "en")).toBe("2,000,000 B");
     expect(formatExactBytes(2_000_001, "en")).not.toBe(formatExactBytes(2_000_000, "en"));
+  });
+});
+
+describe("deviceName", () => {
+  const say =
+    (pattern: string) =>
+    (_key: string, vars?: Record<string, string>): string =>
+      vars ? pattern.replace("{browser}", vars.browser ?? "").replace("{system}", vars.system ?? "") : "unknown";
+
+  it("translates the words around the browser and system names", () => {
+    expect(deviceName("Chrome on Linux", say("{browser} на {system}"))).toBe("Chrome на Linux");
+    expect(deviceName("Yandex Browser on Android", say("{browser}, {system}"))).toBe("Yandex Browser, Android");
+    expect(deviceName("Unknown device", say("x"))).toBe("unknown");
+    expect(deviceName("curl 8.5.0", say("{browser} on {system}"))).toBe("curl 8.5.0");
   });
 });

@@ -69,3 +69,13 @@ export function formatExactBytes(bytes: number, lang: Lang): string {
 export function formatPercent(fraction: number, lang: Lang): string {
   return new Intl.NumberFormat(INTL_LOCALE[lang], { style: "percent", maximumFractionDigits: 0 }).format(fraction);
 }
+
+/**
+ * The server names a session's device in English ("Firefox on Android", "Unknown device");
+ * the names of browsers and systems are names, the words around them are translated.
+ */
+export function deviceName(device: string, t: (key: "acc.deviceOn" | "acc.unknownDevice", vars?: Record<string, string>) => string): string {
+  if (device === "Unknown device") return t("acc.unknownDevice");
+  const both = /^(.+) on (.+)$/.exec(device);
+  return both ? t("acc.deviceOn", { browser: both[1] ?? "", system: both[2] ?? "" }) : device;
+}

@@ -3,7 +3,7 @@ import { useMutation, useQuery } from "urql";
 import { graphql } from "../gql";
 import { useLang, useT } from "../i18n";
 import { leaveAfterSignOut } from "../auth/userData";
-import { formatDateTime } from "../lib/format";
+import { deviceName, formatDateTime } from "../lib/format";
 import { useDocumentTitle } from "../lib/useDocumentTitle";
 
 const AccountQuery = graphql(`
@@ -86,7 +86,7 @@ export function AccountPage() {
               {data.sessions.map((s) => (
                 <li key={s.id} className={s.current ? "session current" : "session"}>
                   <div>
-                    <strong>{s.device}</strong>
+                    <strong>{deviceName(s.device, t)}</strong>
                     {s.current && <span className="badge">{t("acc.thisDevice")}</span>}
                   </div>
                   <div className="hint small">
