@@ -29,6 +29,7 @@ from tests.integration.helpers import (
     USERS_ENV,
     gql,
     settle,
+    settle_every_projection,
     sign_in,
     token_of,
     upload,
@@ -73,6 +74,7 @@ def test_cancel_a_queued_recording_then_retry_it(
     assert cancelled["__typename"] == "Audio"
     assert cancelled["status"] == "CANCELLED"
     assert cancelled["progress"] is None
+    settle_every_projection(store)  # the jobs view is not one that writes wait for
     assert store.jobs.state_of(audio_id)["state"] == "cancelled"  # type: ignore[index]
     assert store.jobs.claim("test-worker", timedelta(seconds=30)) is None  # nothing to run
     again = gql(app, token, CANCEL_M, id=str(audio_id))["cancelTranscription"]
@@ -82,6 +84,7 @@ def test_cancel_a_queued_recording_then_retry_it(
 
     retried = gql(app, token, RETRY_M, id=str(audio_id))["retryTranscription"]
     assert retried == {"__typename": "Audio", "status": "QUEUED"}
+    settle_every_projection(store)
     assert store.jobs.state_of(audio_id)["state"] == "queued"  # type: ignore[index]
     trail = gql(app, token, "query($id: ID!) { auditTrail(audioId: $id) { type actor } }",
                 id=str(audio_id))["auditTrail"]  # fmt: skip
@@ -201,6 +204,7 @@ def test_cancelling_a_running_job_stops_the_engine_and_frees_the_worker(
     assert names == ["AudioUploaded", "TranscriptionStarted", "TranscriptionCancelled"], names
     assert status(working, long_id) == "CANCELLED"
     assert worker.completed == 1
+    settle_every_projection(working)
     assert working.jobs.state_of(long_id)["state"] == "cancelled"  # type: ignore[index]
 
 
