@@ -20,6 +20,7 @@ from domain.accounts import AccountErasure
 from domain.api_keys import NewKey
 from domain.identity import Role
 from domain.recordings_app import Recordings, Written
+from domain.scripts import Script
 from domain.sessions import Sessions
 from domain.signin import Identity
 from domain.webhooks import Webhooks
@@ -114,8 +115,8 @@ class Services:
     accounts: AccountErasure
     callers: CallerCheck
     live: LiveEvents
-    # (format, text, segments, extra JSON fields) -> the transcript file's text
-    render_transcript: Callable[[str, str, list[dict[str, Any]], dict[str, Any]], str]
+    # (format, text, segments, extra JSON fields, script) -> the transcript file's text
+    render_transcript: Callable[[str, str, list[dict[str, Any]], dict[str, Any], Script], str]
     wait_for: Callable[[str, int], bool]  # read-your-writes: (application, position)
     sessions: Sessions
     session_reads: SessionReads

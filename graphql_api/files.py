@@ -13,8 +13,11 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 
 from domain.access import Principal, Scope
+from domain.scripts import Script, can_export_in
 from graphql_api.auth import authenticate
 from graphql_api.context import Services
+from graphql_api.media_urls import export_kind
+from projections.audios import AudioRow
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -100,13 +103,25 @@ _MEDIA_TYPES = {
 }
 
 
+def _script(request: Request) -> Script | None:
+    """The ``script`` asked for (``latn`` when none), or None for one there is not."""
+    try:
+        return Script(request.query_params.get("script", Script.LATN.value))
+    except ValueError:
+        return None
+
+
 def transcript_endpoint(services: Services) -> Endpoint:
-    """GET /audio/{id}/transcript.{txt,srt,vtt,json}: the transcript as a file."""
+    """GET /audio/{id}/transcript.{txt,srt,vtt,json}[?script=latn|cyrl]: the transcript as
+    a file, in Uzbek Cyrillic with ``script=cyrl`` (Uzbek recordings only: 400 for others)."""
 
     async def export(request: Request) -> Response:
         fmt = request.path_params["fmt"]
         audio_id = _audio_id(request)
-        principal = await _caller(services, request, audio_id, f"transcript.{fmt}")
+        script = _script(request)
+        if script is None:
+            return PlainTextResponse("Bad Request: script must be latn or cyrl", status_code=400)
+        principal = await _caller(services, request, audio_id, export_kind(fmt, script))
         if isinstance(principal, Response):
             return principal
         if principal is None or not principal.may(Scope.RECORDINGS_READ):
@@ -116,22 +131,37 @@ def transcript_endpoint(services: Services) -> Endpoint:
         row = await run_in_threadpool(services.audios.get, audio_id)
         if row is None or not principal.may_see(row.owner_id):
             return PlainTextResponse("Not Found", status_code=404)
-        if row.transcript_text is None:
-            return PlainTextResponse("No transcript yet", status_code=409)
-        body = services.render_transcript(
-            fmt,
-            row.transcript_text,
-            row.segments,
-            {"id": str(row.id), "language": row.language, "version": row.version},
-        )
-        stem = row.filename.rsplit(".", 1)[0] or "transcript"
-        return Response(
-            body,
-            media_type=_MEDIA_TYPES[fmt],
-            headers={
-                "Content-Disposition": f"attachment; filename*=UTF-8''{quote(stem)}.{fmt}",
-                "Cache-Control": "private, no-store",
-            },
-        )
+        return await _transcript_file(services, row, fmt, script)
 
     return export
+
+
+async def _transcript_file(services: Services, row: AudioRow, fmt: str, script: Script) -> Response:
+    if row.transcript_text is None:
+        return PlainTextResponse("No transcript yet", status_code=409)
+    if not can_export_in(script, row.language):
+        return PlainTextResponse(
+            "Bad Request: script=cyrl is for Uzbek recordings (Uzbek Latin to Uzbek "
+            f"Cyrillic); this one is in {row.language or 'an unknown language'}",
+            status_code=400,
+        )
+    # A long transcript takes a while to cut into cues (and transliterate).
+    body = await run_in_threadpool(
+        services.render_transcript,
+        fmt,
+        row.transcript_text,
+        row.segments,
+        {"id": str(row.id), "language": row.language, "version": row.version},
+        script,
+    )
+    stem = row.filename.rsplit(".", 1)[0] or "transcript"
+    if script is not Script.LATN:
+        stem = f"{stem}.{script.value}"
+    return Response(
+        body,
+        media_type=_MEDIA_TYPES[fmt],
+        headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(stem)}.{fmt}",
+            "Cache-Control": "private, no-store",
+        },
+    )

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 from graphql import GraphQLError
 from starlette.responses import Response
 
@@ -29,3 +31,11 @@ def checked_text(context: Context, argument: str, value: str | None) -> str | No
     if isinstance(context.response, Response):  # HTTP (a socket has no status)
         context.response.status_code = 400
     raise BadUserInputError(context.locale, argument, reason)
+
+
+def refuse(context: Context, argument: str, why: str, **params: object) -> NoReturn:
+    """Refuse the request for ``argument``, saying ``why`` (a message code) in the
+    caller's language."""
+    if isinstance(context.response, Response):
+        context.response.status_code = 400
+    raise BadUserInputError(context.locale, argument, message(why, context.locale, **params))

@@ -2,7 +2,7 @@
 
 Neither can send an ``Authorization`` header, so ``Audio.fileUrl`` and ``Audio.exportUrl``
 hand out short-lived links that carry their own proof: an HMAC over the recording, the
-kind of file (the upload, or one export format), the caller (user and session or API key)
+kind of file (the upload, or one export format and script), the caller (user and session or API key)
 and the expiry. A link works only for the recording and kind it names, only until it
 expires, and only while the caller could still open the file with a token: the file
 endpoints run the same checks on the caller a link names as on a bearer token (the
@@ -23,6 +23,7 @@ from uuid import UUID
 
 from domain.access import Principal
 from domain.identity import Role
+from domain.scripts import Script
 
 LINK_TTL_SECONDS = 15 * 60
 _PURPOSE = b"ovoz media url v1"
@@ -66,8 +67,12 @@ class MediaSigner:
     def file_url(self, audio_id: UUID, caller: Principal) -> str:
         return f"/audio/{audio_id}/file?" + self._query(audio_id, "file", caller)
 
-    def export_url(self, audio_id: UUID, fmt: str, caller: Principal) -> str:
-        query = self._query(audio_id, f"transcript.{fmt}", caller)
+    def export_url(
+        self, audio_id: UUID, fmt: str, caller: Principal, script: Script = Script.LATN
+    ) -> str:
+        query = self._query(audio_id, export_kind(fmt, script), caller)
+        if script is not Script.LATN:
+            query = urlencode({"script": script.value}) + "&" + query
         return f"/audio/{audio_id}/transcript.{fmt}?" + query
 
     def verify(self, audio_id: UUID, kind: str, params: Mapping[str, str]) -> LinkHolder | None:
@@ -103,6 +108,12 @@ class MediaSigner:
     def _mac(self, audio_id: UUID, kind: str, user_id: UUID, via: str, expires: int) -> bytes:
         message = f"{audio_id}\n{kind}\n{user_id}\n{via}\n{expires}".encode()
         return hmac.new(self._key, message, hashlib.sha256).digest()
+
+
+def export_kind(fmt: str, script: Script) -> str:
+    """What an export link is for: the format and, unless Latin (as links made before
+    scripts existed), the script, so that a link's MAC covers the script it asks for."""
+    return f"transcript.{fmt}" if script is Script.LATN else f"transcript.{fmt}.{script.value}"
 
 
 def _holder_ids(via: str) -> tuple[UUID | None, UUID | None]:

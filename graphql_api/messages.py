@@ -164,6 +164,14 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "en": "The document does not match the schema (at the locations given).",
         "ru": "Документ не соответствует схеме (в указанных местах).",
     },
+    "CYRILLIC_NEEDS_UZBEK": {
+        "uz": "kirill yozuvidagi eksport faqat oʻzbek tilidagi audiolar uchun; bu audioning "
+        "tili: {language}",
+        "en": "Uzbek Cyrillic exports are for Uzbek recordings; this recording's language is "
+        "{language}",
+        "ru": "экспорт на узбекской кириллице есть только у записей на узбекском; язык этой "
+        "записи: {language}",
+    },
     "BAD_USER_INPUT": {
         "uz": "{argument} qiymatini ishlatib boʻlmaydi: {detail}.",
         "en": "The value of {argument} cannot be used: {detail}.",

@@ -321,7 +321,9 @@ def services_of(ovoz: Ovoz) -> Services:
         accounts=ovoz.accounts,
         callers=ovoz.callers,
         live=ovoz.live,
-        render_transcript=lambda fmt, text, segments, extra: render(fmt, text, segments, **extra),
+        render_transcript=lambda fmt, text, segments, extra, script: render(
+            fmt, text, segments, limits=ovoz.settings.subtitles, script=script, **extra
+        ),
         wait_for=ovoz.wait_for,
         sessions=ovoz.sessions,
         session_reads=ovoz.sessions_view,

@@ -153,6 +153,7 @@ def _transcribe(settings: Settings, args: argparse.Namespace) -> int:
             args.format,
             result.text,
             result.segments,
+            limits=settings.subtitles,
             language=result.language,
             language_probability=result.language_probability,
             language_uncertain=result.language_uncertain,

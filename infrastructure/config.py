@@ -21,6 +21,7 @@ import phonenumbers
 from domain.errors import InvalidPhoneNumberError
 from domain.phone import normalise_mobile, region_of
 from infrastructure.hashing import usable_cpus
+from infrastructure.subtitles import CueLimits
 
 PRODUCTION = "production"
 _MIN_SECRET_BYTES = 32  # 256 bits: HS256 needs a key at least as long as its hash
@@ -137,6 +138,7 @@ class Settings:
     whisper_batched: str = "auto"
     whisper_models_root: Path | None = None
     whisper_allow_download: bool = False
+    subtitles: CueLimits = field(default_factory=CueLimits)
 
     @property
     def is_production(self) -> bool:
@@ -235,6 +237,11 @@ class Settings:
             ),
             whisper_allow_download=e.get("WHISPER_ALLOW_DOWNLOAD", "").strip().lower()
             in {"1", "true", "yes", "on"},
+            subtitles=CueLimits(
+                max_line_chars=_int(e, "SUBTITLE_MAX_LINE_CHARS", 42),
+                max_lines=_int(e, "SUBTITLE_MAX_LINES", 2),
+                max_cue_seconds=_positive_float(e, "SUBTITLE_MAX_CUE_SECONDS", 7.0),
+            ),
             **secret_values,
         )
         settings.check()

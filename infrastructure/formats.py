@@ -1,18 +1,21 @@
-"""A transcript as plain text, SubRip (SRT), WebVTT or JSON.
+"""A transcript as plain text, SubRip (SRT), WebVTT or JSON, in Uzbek Latin or Cyrillic.
 
-One cue per segment, its text wrapped at about 42 characters a line. A segment whose
-``edited`` flag is set is written with its (edited) ``text`` like any other; words are not
-used, so edits are never undone by word timings.
+Subtitle cues are cut to ``CueLimits`` (see infrastructure.subtitles); TXT and JSON keep
+the segments as they are. ``script="cyrl"`` transliterates an Uzbek transcript first
+(infrastructure.uzbek_script); whether a recording may have it is the caller's rule
+(domain.scripts).
 """
 
 from __future__ import annotations
 
 import json
-import textwrap
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-LINE_WIDTH = 42
+from domain.scripts import Script
+from infrastructure.subtitles import Cue, CueLimits, cues
+from infrastructure.uzbek_script import transcript_to_cyrillic
+
 FORMATS = ("txt", "srt", "vtt", "json")
 
 Segments = Sequence[Mapping[str, Any]]
@@ -25,18 +28,20 @@ def to_txt(text: str, segments: Segments) -> str:
     return body + "\n" if body else ""
 
 
-def to_srt(text: str, segments: Segments) -> str:
-    cues = []
-    for number, (start, end, body) in enumerate(_cues(segments), start=1):
-        cues.append(f"{number}\n{_timestamp(start, ',')} --> {_timestamp(end, ',')}\n{body}\n")
-    return "\n".join(cues)
+def to_srt(text: str, segments: Segments, limits: CueLimits | None = None) -> str:
+    blocks = [
+        f"{number}\n{_timing(cue, ',')}\n{cue.text}\n"
+        for number, cue in enumerate(cues(segments, limits or CueLimits()), start=1)
+    ]
+    return "\n".join(blocks)
 
 
-def to_vtt(text: str, segments: Segments) -> str:
-    cues = ["WEBVTT\n"]
-    for start, end, body in _cues(segments):
-        cues.append(f"{_timestamp(start, '.')} --> {_timestamp(end, '.')}\n{body}\n")
-    return "\n".join(cues)
+def to_vtt(text: str, segments: Segments, limits: CueLimits | None = None) -> str:
+    blocks = ["WEBVTT\n"]
+    blocks += [
+        f"{_timing(cue, '.')}\n{cue.text}\n" for cue in cues(segments, limits or CueLimits())
+    ]
+    return "\n".join(blocks)
 
 
 def to_json(text: str, segments: Segments, **extra: Any) -> str:
@@ -47,14 +52,25 @@ def to_json(text: str, segments: Segments, **extra: Any) -> str:
     )
 
 
-def render(fmt: str, text: str, segments: Segments, **extra: Any) -> str:
-    """Render in one of FORMATS (``extra`` goes into JSON only)."""
+def render(
+    fmt: str,
+    text: str,
+    segments: Segments,
+    *,
+    limits: CueLimits | None = None,
+    script: Script = Script.LATN,
+    **extra: Any,
+) -> str:
+    """Render in one of FORMATS and ``script`` (``extra`` goes into JSON only)."""
+    if script is Script.CYRL:
+        text, segments = transcript_to_cyrillic(text, segments)
+        extra = {**extra, "script": script.value}
     if fmt == "txt":
         return to_txt(text, segments)
     if fmt == "srt":
-        return to_srt(text, segments)
+        return to_srt(text, segments, limits)
     if fmt == "vtt":
-        return to_vtt(text, segments)
+        return to_vtt(text, segments, limits)
     if fmt == "json":
         return to_json(text, segments, **extra) + "\n"
     raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
@@ -64,19 +80,8 @@ def _text(segment: Mapping[str, Any]) -> str:
     return " ".join(str(segment.get("text", "")).split())
 
 
-def _cues(segments: Segments) -> list[tuple[float, float, str]]:
-    """(start, end, wrapped text) per non-empty segment; times never run backwards."""
-    cues = []
-    previous_end = 0.0
-    for segment in segments:
-        body = _text(segment)
-        if not body:
-            continue
-        start = max(float(segment["start"]), previous_end)
-        end = max(float(segment["end"]), start)
-        cues.append((start, end, "\n".join(textwrap.wrap(body, LINE_WIDTH)) or body))
-        previous_end = end
-    return cues
+def _timing(cue: Cue, separator: str) -> str:
+    return f"{_timestamp(cue.start, separator)} --> {_timestamp(cue.end, separator)}"
 
 
 def _timestamp(seconds: float, separator: str) -> str:

@@ -12,8 +12,10 @@ import strawberry
 from domain.access import Scope
 from domain.quota import QuotaKind
 from domain.recordings import Recording, TranscriptionStatus
+from domain.scripts import Script, can_export_in
 from graphql_api.context import Info
 from graphql_api.errors import Error
+from graphql_api.inputs import refuse
 from graphql_api.media_urls import MediaSigner
 from graphql_api.permissions import ReadsRecordings, require_principal
 from projections.audios import AudioRow
@@ -22,6 +24,11 @@ READ = Scope.RECORDINGS_READ
 
 # The domain's enum is the schema's: one list of the statuses a recording can be in.
 strawberry.enum(TranscriptionStatus, name="TranscriptionStatus")
+strawberry.enum(
+    Script,
+    name="Script",
+    description="The script of an export: LATN as transcribed, CYRL Uzbek Cyrillic.",
+)
 
 
 @strawberry.enum(description="A transcript file format.")
@@ -117,12 +124,16 @@ class Audio:
         return _signer(info).file_url(UUID(self.id), require_principal(info.context, READ))
 
     @strawberry.field(
-        description="A link to the current transcript as a file, signed as fileUrl is.",
+        description="A link to the current transcript as a file, signed as fileUrl is; in "
+        "Uzbek Cyrillic with script: CYRL, which only Uzbek recordings have (others are "
+        "refused with BAD_USER_INPUT).",
         permission_classes=[ReadsRecordings],
     )
-    def export_url(self, info: Info, format: ExportFormat) -> str:
+    def export_url(self, info: Info, format: ExportFormat, script: Script = Script.LATN) -> str:
         caller = require_principal(info.context, READ)
-        return _signer(info).export_url(UUID(self.id), format.value, caller)
+        if not can_export_in(script, self.language):
+            refuse(info.context, "script", "CYRILLIC_NEEDS_UZBEK", language=self.language or "?")
+        return _signer(info).export_url(UUID(self.id), format.value, caller, script)
 
     @classmethod
     def from_row(cls, row: AudioRow) -> Audio:

@@ -1,98 +1,278 @@
-"""SRT and WebVTT output, checked by parsing it back."""
+"""Transcript files: every SRT and WebVTT made here is read back by real parsers (``srt``,
+``webvtt-py``) and held to the subtitle limits; TXT and JSON keep the segments."""
 
 from __future__ import annotations
 
+import io
 import json
-import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 import pytest
+import srt
+import webvtt
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from infrastructure.formats import LINE_WIDTH, render, to_json, to_srt, to_txt, to_vtt
+from domain.scripts import Script
+from infrastructure.formats import render, to_json, to_srt, to_txt, to_vtt
+from infrastructure.subtitles import CueLimits
 
-SEGMENTS = [
-    {"id": 0, "start": 0.0, "end": 2.5, "text": " And so my fellow Americans,"},
-    {
-        "id": 1,
-        "start": 2.5,
-        "end": 61.042,
-        "text": "ask not what your country can do for you, "
-        "ask what you can do for your country, and then some more words to wrap.",
-    },
-    {"id": 2, "start": 61.0, "end": 3725.5, "text": "Corrected text", "edited": True},
-    {"id": 3, "start": 3726.0, "end": 3727.0, "text": "   "},
-]
-TEXT = "And so my fellow Americans, ask not ..."
+DEFAULT = CueLimits()
+# A real transcript: the shared English clips (74 s) through the engine, model base.
+REAL = json.loads((Path(__file__).parents[1] / "assets" / "transcript-en-74s.json").read_text())
 
-_TIME = r"(\d{2}):(\d{2}):(\d{2})[,.](\d{3})"
+Segments = Sequence[Mapping[str, Any]]
 
 
-def seconds(match: tuple[str, ...]) -> float:
-    h, m, s, ms = (int(x) for x in match)
-    return h * 3600 + m * 60 + s + ms / 1000
-
-
-def parse_cues(body: str, separator: str) -> list[tuple[float, float, str]]:
-    cues = []
-    for block in body.strip().split("\n\n"):
-        lines = block.split("\n")
-        if lines[0].isdigit():
-            lines = lines[1:]
-        timing = re.fullmatch(
-            _TIME.replace("[,.]", re.escape(separator))
-            + " --> "
-            + _TIME.replace("[,.]", re.escape(separator)),
-            lines[0],
-        )
-        assert timing, lines[0]
-        start = seconds(timing.groups()[:4])
-        end = seconds(timing.groups()[4:])
-        for line in lines[1:]:
-            assert 0 < len(line) <= LINE_WIDTH
-        cues.append((start, end, " ".join(lines[1:])))
-    return cues
-
-
-def check(cues: list[tuple[float, float, str]]) -> None:
-    assert [c[2] for c in cues] == [
-        "And so my fellow Americans,",
-        " ".join(str(SEGMENTS[1]["text"]).split()),
-        "Corrected text",
+def parsed(body: str, fmt: str) -> list[tuple[float, float, list[str]]]:
+    """(start, end, lines) of each cue, as the real parser reads them."""
+    if fmt == "srt":
+        return [
+            (c.start.total_seconds(), c.end.total_seconds(), c.content.split("\n"))
+            for c in srt.parse(body)
+        ]
+    captions = webvtt.from_buffer(io.StringIO(body)).captions
+    return [
+        (c.start_time.in_milliseconds() / 1000, c.end_time.in_milliseconds() / 1000, c.lines)
+        for c in captions
     ]
+
+
+def transcript_of(segments: Segments) -> str:
+    return " ".join(" ".join(str(s["text"]).split()) for s in segments if str(s["text"]).strip())
+
+
+def check_cues(body: str, fmt: str, segments: Segments, limits: CueLimits = DEFAULT) -> int:
+    """The file obeys ``limits`` and says exactly the transcript; the number of cues."""
+    cues = parsed(body, fmt)
     previous = 0.0
-    for start, end, _ in cues:
-        assert previous <= start <= end
+    for start, end, lines in cues:
+        assert previous <= start <= end, (previous, start, end)
+        assert end - start <= limits.max_cue_seconds + 0.0015  # milliseconds round
+        assert 1 <= len(lines) <= limits.max_lines, lines
+        for line in lines:
+            assert line.strip() == line
+            assert 0 < len(line) <= limits.max_line_chars or " " not in line, line
         previous = end
-    assert cues[1][1] == pytest.approx(61.042)
-    assert cues[2][1] == pytest.approx(3725.5)
+    assert " ".join(" ".join(lines) for _, _, lines in cues) == transcript_of(segments)
+    return len(cues)
 
 
-def test_srt_parses_back() -> None:
-    srt = to_srt(TEXT, SEGMENTS)
-    numbers = [b.split("\n")[0] for b in srt.strip().split("\n\n")]
-    assert numbers == ["1", "2", "3"]
-    assert "01:02:05,500" in srt
-    check(parse_cues(srt, ","))
+@pytest.mark.parametrize("fmt", ["srt", "vtt"])
+def test_a_real_transcript_becomes_cues_within_the_limits(fmt: str) -> None:
+    body = render(fmt, REAL["text"], REAL["segments"])
+    # One cue per segment made 3 cues of up to 25.7 s and 10 lines of this file.
+    assert check_cues(body, fmt, REAL["segments"]) >= 12
 
 
-def test_vtt_parses_back() -> None:
-    vtt = to_vtt(TEXT, SEGMENTS)
-    header, _, body = vtt.partition("\n\n")
-    assert header == "WEBVTT"
-    assert "00:01:01.042" in vtt
-    check(parse_cues(body, "."))
+@pytest.mark.parametrize("fmt", ["srt", "vtt"])
+def test_cues_take_their_times_from_the_words(fmt: str) -> None:
+    first = REAL["segments"][0]
+    cues = parsed(render(fmt, REAL["text"], REAL["segments"]), fmt)
+    words = first["words"]
+    assert cues[0][0] == pytest.approx(words[0]["start"], abs=0.001)
+    spoken = {round(w["end"], 3) for w in words}
+    assert round(cues[0][1], 3) in spoken  # a cue ends when its last word does
+    last_of_segment = max(i for i, c in enumerate(cues) if c[1] <= first["end"] + 0.001)
+    assert cues[last_of_segment][1] == pytest.approx(words[-1]["end"], abs=0.001)
 
 
-def test_txt_and_json() -> None:
-    assert to_txt(TEXT, SEGMENTS).splitlines()[-1] == "Corrected text"
+def test_cues_are_cut_at_sentence_ends_rather_than_inside_a_clause() -> None:
+    words = "He hoped there would be stew for dinner. Stuff it into you, his belly counseled him."
+    segment = timed(words.split(), 0.0, 0.4)
+    cues = parsed(to_srt("", [segment]), "srt")
+    assert [" ".join(lines) for _, _, lines in cues] == [
+        "He hoped there would be stew for dinner.",
+        "Stuff it into you, his belly counseled him.",
+    ]
+    assert cues[1][2] == ["Stuff it into you,", "his belly counseled him."]
+
+
+def test_a_cue_never_holds_more_than_its_seconds_even_for_slow_speech() -> None:
+    segment = timed(["one", "two", "three", "four", "five", "six"], 10.0, 2.5)  # 15 s
+    body = to_vtt("", [segment])
+    assert check_cues(body, "vtt", [segment]) == 3
+    assert parsed(body, "vtt")[0][:2] == (10.0, 15.0)
+
+
+def test_an_edited_segment_spreads_its_text_over_its_span_and_never_its_old_words() -> None:
+    old = timed(["ask", "not", "what", "your", "country", "can", "do", "for", "you"], 2.0, 0.5)
+    edited = {
+        **old,
+        "text": "Ask what you can do for your country, said the president.",
+        "edited": True,
+    }
+    cues = parsed(to_srt("", [edited]), "srt")
+    text = " ".join(" ".join(lines) for _, _, lines in cues)
+    assert text == edited["text"]
+    assert "not" not in text.split()
+    assert cues[0][0] == pytest.approx(2.0)
+    assert cues[-1][1] == pytest.approx(old["end"], abs=0.001)
+    check_cues(to_srt("", [edited]), "srt", [edited])
+
+
+def test_a_segment_without_words_is_split_evenly_over_its_span() -> None:
+    text = " ".join(["word"] * 40)  # 200 characters over 20 s: 3 cues of 10 s each at most
+    segment = {"id": 0, "start": 100.0, "end": 120.0, "text": text, "words": []}
+    cues = parsed(to_srt("", [segment]), "srt")
+    check_cues(to_srt("", [segment]), "srt", [segment])
+    assert cues[0][0] == 100.0
+    # Each cue's share of the time is its share of the text.
+    for start, end, lines in cues:
+        share = len(" ".join(lines)) / len(text)
+        assert (end - start) == pytest.approx(min(20 * share, 7.0), abs=0.6)
+
+
+def test_words_that_no_longer_spell_the_text_are_not_used() -> None:
+    segment = {**timed(["hello", "there"], 0.0, 1.0), "text": "Hello there, friends."}
+    assert parsed(to_srt("", [segment]), "srt")[0][2] == ["Hello there, friends."]
+
+
+def test_a_word_longer_than_a_line_stays_whole_in_a_cue_of_its_own() -> None:
+    url = "https://example.com/" + "a" * 60
+    segment = timed(["see", url, "now"], 0.0, 1.0)
+    cues = parsed(to_srt("", [segment]), "srt")
+    assert [lines for _, _, lines in cues] == [["see"], [url], ["now"]]
+
+
+def test_times_never_run_backwards_across_overlapping_segments() -> None:
+    segments = [
+        {**timed(["first", "words", "here"], 0.0, 1.0), "id": 0},
+        {**timed(["second", "words"], 1.5, 1.0), "id": 1},  # starts before the first ends
+    ]
+    check_cues(to_srt("", segments), "srt", segments)
+
+
+def test_the_limits_are_configurable() -> None:
+    limits = CueLimits(max_line_chars=20, max_lines=1, max_cue_seconds=3.0)
+    body = render("srt", REAL["text"], REAL["segments"], limits=limits)
+    assert check_cues(body, "srt", REAL["segments"], limits) > check_cues(
+        render("srt", REAL["text"], REAL["segments"]), "srt", REAL["segments"]
+    )
+
+
+def test_limits_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        CueLimits(max_lines=0)
+    with pytest.raises(ValueError, match="positive"):
+        CueLimits(max_cue_seconds=0.0)
+
+
+word_text = st.text(alphabet="abcdefghijklmnopqrstuvwxyzʻ'.,?!-", min_size=1, max_size=30)
+
+
+@st.composite
+def segment_lists(draw: st.DrawFn) -> list[dict[str, Any]]:
+    segments: list[dict[str, Any]] = []
+    clock = draw(st.floats(0, 100))
+    for index in range(draw(st.integers(0, 4))):
+        words: list[dict[str, Any]] = []
+        ends: list[float] = []
+        for word in draw(st.lists(word_text, max_size=40)):
+            clock += draw(st.floats(0, 3))
+            ends.append(clock + draw(st.floats(0, 12)))
+            words.append({"start": clock, "end": ends[-1], "word": " " + word})
+        text = "".join(str(w["word"]) for w in words)
+        start = words[0]["start"] if words else clock
+        end = max(ends, default=clock + 1)
+        edited = draw(st.booleans())
+        if edited:
+            text = " ".join(draw(st.lists(word_text, max_size=30)))
+        segments.append(
+            {
+                "id": index,
+                "start": start,
+                "end": end,
+                "text": text,
+                "words": words,
+                "edited": edited,
+            }
+        )
+    return segments
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    segment_lists(),
+    st.builds(
+        CueLimits,
+        max_line_chars=st.integers(8, 60),
+        max_lines=st.integers(1, 3),
+        max_cue_seconds=st.floats(0.5, 10),
+    ),
+)
+def test_any_transcript_makes_files_the_parsers_accept_within_any_limits(
+    segments: list[dict[str, Any]], limits: CueLimits
+) -> None:
+    check_cues(render("srt", "", segments, limits=limits), "srt", segments, limits)
+    check_cues(render("vtt", "", segments, limits=limits), "vtt", segments, limits)
+
+
+def test_cyrillic_subtitles_keep_the_limits_and_the_timings() -> None:
+    segment = timed(
+        [
+            "Oʻzbekiston",
+            "Respublikasi",
+            "poytaxti",
+            "Toshkent",
+            "shahrida",
+            "yangi",
+            "metro",
+            "bekati",
+            "ochildi.",
+        ],
+        0.0,
+        0.5,
+    )
+    body = render("srt", "", [segment], script=Script.CYRL)
+    cues = parsed(body, "srt")
+    assert " ".join(" ".join(lines) for _, _, lines in cues) == (
+        "Ўзбекистон Республикаси пойтахти Тошкент шаҳрида янги метро бекати очилди."
+    )
+    assert cues[0][0] == 0.0
+    for _, _, lines in cues:
+        assert all(len(line) <= DEFAULT.max_line_chars for line in lines)
+
+
+def test_txt_and_json_keep_the_segments() -> None:
+    segments = [
+        {"id": 0, "start": 0.0, "end": 2.5, "text": " And so my fellow Americans,"},
+        {"id": 1, "start": 61.0, "end": 3725.5, "text": "Corrected text", "edited": True},
+        {"id": 2, "start": 3726.0, "end": 3727.0, "text": "   "},
+    ]
+    assert to_txt("", segments) == "And so my fellow Americans,\nCorrected text\n"
     assert to_txt("only text", []) == "only text\n"
     assert to_txt("", []) == ""
-    data = json.loads(to_json(TEXT, SEGMENTS, language="en"))
-    assert data["text"] == TEXT
-    assert data["language"] == "en"
-    assert data["segments"][2]["edited"] is True
+    data = json.loads(to_json("the text", segments, language="en"))
+    assert data == {"text": "the text", "segments": segments, "language": "en"}
+
+
+def test_json_in_cyrillic_says_so_and_converts_words_too() -> None:
+    segment = timed(["Yaxshi", "ertalab!"], 0.0, 0.5)
+    data = json.loads(render("json", "Yaxshi ertalab!", [segment], script=Script.CYRL))
+    assert data["script"] == "cyrl"
+    assert data["text"] == "Яхши эрталаб!"
+    assert [w["word"] for w in data["segments"][0]["words"]] == [" Яхши", " эрталаб!"]
+    assert [w["start"] for w in data["segments"][0]["words"]] == [0.0, 0.5]
 
 
 def test_render_refuses_unknown_formats() -> None:
-    assert render("srt", TEXT, SEGMENTS) == to_srt(TEXT, SEGMENTS)
     with pytest.raises(ValueError, match="unknown format"):
-        render("docx", TEXT, SEGMENTS)
+        render("docx", "", [])
+
+
+def timed(words: list[str], start: float, each: float) -> dict[str, Any]:
+    """A segment of ``words``, each spoken for ``each`` seconds from ``start``."""
+    timed_words = [
+        {"start": start + i * each, "end": start + (i + 1) * each, "word": " " + w}
+        for i, w in enumerate(words)
+    ]
+    return {
+        "id": 0,
+        "start": start,
+        "end": start + len(words) * each,
+        "text": " " + " ".join(words),
+        "words": timed_words,
+    }

@@ -28,4 +28,4 @@ def test_ovoz_schema_prints_it() -> None:
         env={"PATH": "/usr/bin:/bin"},  # no settings at all: printing needs none
     ).stdout
     assert printed == SCHEMA_FILE.read_text(encoding="utf-8")
-    assert "exportUrl(format: ExportFormat!): String!" in printed
+    assert "exportUrl(format: ExportFormat!, script: Script! = LATN): String!" in printed
