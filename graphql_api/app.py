@@ -99,6 +99,7 @@ class OvozGraphQL(GraphQL[Context, None]):
             view=super().__call__,
             authenticate=self._principal,
             freshness=self.services.audios.freshness,
+            in_flight=self.services.queue.in_flight if self.services.queue else None,
         )
 
     async def run(  # type: ignore[override]

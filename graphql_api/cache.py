@@ -6,6 +6,11 @@ which is not in the log, their count of progress ticks). A response stored under
 (document, variables, operation, caller, position, ticks) can therefore never be stale:
 any change the caller could see moves the key. Entries are
 only ever added or evicted (LRU), never invalidated.
+
+One thing a caller sees moves without their position: the queue (``queuePosition``,
+``etaSeconds`` change as other people's jobs go). A query that asks for either is served
+from the cache only while the caller has nothing waiting or running, when both are null
+whatever the queue does; otherwise it is answered afresh, and not kept.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import json
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
+from uuid import UUID
 
 from graphql import FieldNode, GraphQLError, OperationDefinitionNode, OperationType, parse
 from starlette.concurrency import run_in_threadpool
@@ -29,6 +35,9 @@ from graphql_api.documents import MAX_CACHED_DOCUMENT, BoundedLru
 from graphql_api.messages import negotiate_locale
 
 CACHEABLE_ROOT_FIELDS = frozenset({"audio", "audios", "__typename"})
+# Fields whose values move with everyone's jobs, not with the caller's position. A field
+# is only ever selected by its name, so a document without these words selects neither.
+QUEUE_FIELDS = ("queuePosition", "etaSeconds")
 _MAX_ENTRIES = 2048
 _MAX_ENTRY_BYTES = 512 * 1024
 
@@ -117,6 +126,7 @@ async def serve_cached(
     view: ASGIApp,
     authenticate: Callable[[str | None], Awaitable[Principal | None]],
     freshness: Callable[[Any], tuple[int, int]],
+    in_flight: Callable[[UUID | None], bool] | None = None,
 ) -> None:
     """Answer a POST from the cache if it is a cacheable query whose answer is there;
     otherwise let ``view`` answer it, keeping a clean answer for next time."""
@@ -142,6 +152,11 @@ async def serve_cached(
         await view(scope, receive, send)  # the view answers (and refuses a key without it)
         return
     owner = None if principal.is_admin else principal.user_id
+    if any(name in query for name in QUEUE_FIELDS) and (
+        in_flight is None or await run_in_threadpool(in_flight, owner)
+    ):
+        await view(scope, receive, send)  # the queue moves under it: answer afresh
+        return
     position = await run_in_threadpool(freshness, owner)
     locale = negotiate_locale(headers.get("accept-language"))
     key = ResponseCache.key(request, f"{principal.user_id}:{principal.role}", locale, position)

@@ -28,6 +28,7 @@ from graphql_api.identity.pacing import SignInPacing
 from graphql_api.media_urls import MediaSigner
 from projections.api_keys import ApiKeyRow
 from projections.audios import AudioReads
+from projections.queue import QueueReads
 from projections.sessions import SessionReads
 from projections.users import UserReads
 from projections.webhooks import DeliveryReads, WebhookReads
@@ -127,6 +128,7 @@ class Services:
     media: MediaSigner | None = None  # None: Audio.fileUrl/exportUrl answer INTERNAL
     server_info: ServerFacts = field(default_factory=ServerFacts)
     production: bool = False  # ENV=production: cookies are always Secure
+    queue: QueueReads | None = None  # None: queuePosition and etaSeconds are null
 
 
 @dataclass
@@ -139,6 +141,9 @@ class Context:
     principal: Principal | None = None
     authorization: str | None = None  # what authenticated the principal
     connection_params: Any = None  # the graphql-transport-ws connection_init payload
+    # Batches the queue reads of one request's (or one tick's) recordings into one; built on
+    # first use by graphql_api.recordings.queue.
+    queue_loader: Any = None
 
 
 Info = strawberry.Info[Context, None]

@@ -53,7 +53,8 @@ from infrastructure.sms_budget import PostgresSmsBudget
 from infrastructure.tokens import Tokens
 from infrastructure.views.api_keys import ApiKeysView
 from infrastructure.views.audios import AudiosView
-from infrastructure.views.jobs import JobsView
+from infrastructure.views.jobs import JobsView, create_workers_table
+from infrastructure.views.queue import QueueView
 from infrastructure.views.sessions import SessionsView
 from infrastructure.views.users import UsersView
 from infrastructure.views.webhooks import WebhooksView
@@ -94,9 +95,14 @@ class Ovoz:
     workers: list[TranscriptionWorker] = field(default_factory=list)
 
     @cached_property
+    def queue(self) -> QueueView:
+        """Positions and ETAs of the recordings waiting for transcription."""
+        return QueueView(self.read_models)
+
+    @cached_property
     def live(self) -> AudioEventsHub:
         """Live recording events for this process's subscriptions (listens on first use)."""
-        return AudioEventsHub(self.params)
+        return AudioEventsHub(self.params, queue=self.queue)
 
     _stopping: threading.Event = field(default_factory=threading.Event)
 
@@ -321,6 +327,7 @@ def services_of(ovoz: Ovoz) -> Services:
         accounts=ovoz.accounts,
         callers=ovoz.callers,
         live=ovoz.live,
+        queue=ovoz.queue,
         render_transcript=lambda fmt, text, segments, extra, script: render(
             fmt, text, segments, limits=ovoz.settings.subtitles, script=script, **extra
         ),
@@ -458,6 +465,7 @@ def bootstrap(
             datastore, backoff=tuple(timedelta(seconds=s) for s in settings.retry_backoff)
         )
         jobs.create_table()
+        create_workers_table(datastore)
         webhook_view, webhook_outbox = _webhook_tables(read_models, datastore)
     except Exception:
         read_models.close()
@@ -497,9 +505,8 @@ def bootstrap(
     )
     ovoz.start_notices()
     ovoz.projections["audios"] = SupervisedProjection(recordings_log, AudiosProjection(audios))
-    ovoz.projections["jobs"] = SupervisedProjection(
-        recordings_log, JobsProjection(jobs), serves_reads=False
-    )
+    # queuePosition and etaSeconds read the jobs view: writes wait for it too.
+    ovoz.projections["jobs"] = SupervisedProjection(recordings_log, JobsProjection(jobs))
     ovoz.projections["erasure"] = SupervisedProjection(
         recordings_log,
         ErasureProcessor(erasure, recordings),

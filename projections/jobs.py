@@ -52,6 +52,10 @@ class JobRow:
     lease_expires_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    # For the queue's ETA (projections.queue): the upload's duration, and once DONE how
+    # long the engine took.
+    audio_seconds: float | None = None
+    processing_seconds: float | None = None
 
 
 JOB_COLUMNS = Columns(JobRow)
@@ -61,15 +65,27 @@ class JobWrites(TrackedWrites, Protocol):
     """What the jobs projection writes through: each write records its tracking."""
 
     def enqueue(
-        self, recording_id: UUID, language: str | None, at: datetime, tracking: Tracking
+        self,
+        recording_id: UUID,
+        language: str | None,
+        at: datetime,
+        tracking: Tracking,
+        audio_seconds: float | None = None,
     ) -> None:
-        """Queue the job afresh (a requeue keeps its language and creation time)."""
+        """Queue the job afresh (a requeue keeps its language, duration and creation time)."""
 
     def retry_later(self, recording_id: UUID, at: datetime, tracking: Tracking) -> None:
         """A retryable failure: back in the queue after a back-off that grows per attempt."""
 
-    def finish(self, recording_id: UUID, state: str, at: datetime, tracking: Tracking) -> None:
-        """End the job in ``state`` (DONE or FAILED)."""
+    def finish(
+        self,
+        recording_id: UUID,
+        state: str,
+        at: datetime,
+        tracking: Tracking,
+        processing_seconds: float | None = None,
+    ) -> None:
+        """End the job in ``state`` (DONE, FAILED or CANCELLED); DONE says how long it took."""
 
     def cancel(self, recording_id: UUID, tracking: Tracking) -> None:
         """Forget the job (its recording is gone)."""
@@ -99,7 +115,9 @@ class JobsProjection(ViewProjection[JobWrites]):
 
     @process_event.register
     def _(self, e: Recording.AudioUploaded, tracking: Tracking) -> None:
-        self.view.enqueue(e.originator_id, e.language, e.timestamp, tracking)
+        self.view.enqueue(
+            e.originator_id, e.language, e.timestamp, tracking, audio_seconds=e.duration_seconds
+        )
 
     @process_event.register
     def _(self, e: Recording.TranscriptionRequeued, tracking: Tracking) -> None:
@@ -114,7 +132,9 @@ class JobsProjection(ViewProjection[JobWrites]):
 
     @process_event.register
     def _(self, e: Recording.TranscriptionCompleted, tracking: Tracking) -> None:
-        self.view.finish(e.originator_id, DONE, e.timestamp, tracking)
+        self.view.finish(
+            e.originator_id, DONE, e.timestamp, tracking, processing_seconds=e.processing_seconds
+        )
 
     @process_event.register
     def _(self, e: Recording.TranscriptionCancelled, tracking: Tracking) -> None:
@@ -139,14 +159,19 @@ class JobsInMemory(InMemoryTracking):
         super().__init__()
 
     def enqueue(
-        self, recording_id: UUID, language: str | None, at: datetime, tracking: Tracking
+        self,
+        recording_id: UUID,
+        language: str | None,
+        at: datetime,
+        tracking: Tracking,
+        audio_seconds: float | None = None,
     ) -> None:
         row = self.rows.get(recording_id)
         if row is None:  # as the table's upsert: a requeue keeps language and created_at
-            row = JobRow(recording_id, language, QUEUED, 0, at, None, None, at, at)
+            row = JobRow(recording_id, language, QUEUED, 0, at, None, None, at, at, audio_seconds)
         self.rows[recording_id] = replace(
             row, state=QUEUED, attempt=0, available_at=at, lease_owner=None,
-            lease_expires_at=None, updated_at=at,
+            lease_expires_at=None, updated_at=at, processing_seconds=None,
         )  # fmt: skip
         self.skip(tracking)
 
@@ -160,12 +185,20 @@ class JobsInMemory(InMemoryTracking):
             )  # fmt: skip
         self.skip(tracking)
 
-    def finish(self, recording_id: UUID, state: str, at: datetime, tracking: Tracking) -> None:
+    def finish(
+        self,
+        recording_id: UUID,
+        state: str,
+        at: datetime,
+        tracking: Tracking,
+        processing_seconds: float | None = None,
+    ) -> None:
         row = self.rows.get(recording_id)
         if row is not None:
             self.rows[recording_id] = replace(
-                row, state=state, lease_owner=None, lease_expires_at=None, updated_at=at
-            )
+                row, state=state, lease_owner=None, lease_expires_at=None, updated_at=at,
+                processing_seconds=processing_seconds,
+            )  # fmt: skip
         self.skip(tracking)
 
     def cancel(self, recording_id: UUID, tracking: Tracking) -> None:

@@ -18,7 +18,9 @@ from graphql_api.errors import Error
 from graphql_api.inputs import refuse
 from graphql_api.media_urls import MediaSigner
 from graphql_api.permissions import ReadsRecordings, require_principal
+from graphql_api.recordings.queue import estimate_of
 from projections.audios import AudioRow
+from projections.queue import QueueEstimate
 
 READ = Scope.RECORDINGS_READ
 
@@ -158,6 +160,31 @@ class Audio:
             language_uncertain=row.language_uncertain,
             model_name=row.model_name,
         )
+
+    # Set when the estimate is already known (subscriptions); else read on first use.
+    queue: strawberry.Private[QueueEstimate | None] = None
+
+    @strawberry.field(
+        description="1-based place among the recordings waiting for a worker, in the order "
+        "workers take them (everyone's, not only yours); null unless QUEUED."
+    )
+    async def queue_position(self, info: Info) -> int | None:
+        return (await self._estimate(info)).position
+
+    @strawberry.field(
+        description="Seconds until the transcript should be ready, from this server's speed "
+        "on its recent jobs and the work ahead; null when finished, or when no worker is "
+        "running to take a QUEUED recording."
+    )
+    async def eta_seconds(self, info: Info) -> float | None:
+        return (await self._estimate(info)).eta_seconds
+
+    async def _estimate(self, info: Info) -> QueueEstimate:
+        if self.queue is None:
+            self.queue = await estimate_of(
+                info.context, UUID(self.id), self.status, self.duration_seconds, self.progress
+            )
+        return self.queue
 
     @classmethod
     def from_aggregate(cls, r: Recording, created_at: datetime) -> Audio:
