@@ -1,5 +1,5 @@
 import { useLang, useT, type MessageKey } from "../i18n";
-import { formatPercent } from "../lib/format";
+import { formatDuration, formatPercent, ordinal } from "../lib/format";
 
 const STATUS_KEYS: Record<string, MessageKey> = {
   QUEUED: "status.QUEUED",
@@ -33,4 +33,15 @@ export function TranscriptionProgress({ progress, name }: { progress: number | n
       <span className="hint">{formatPercent(value, lang)}</span>
     </div>
   );
+}
+
+/** "3rd in queue · about 2 min" beside a QUEUED or PROCESSING status (nothing once done). */
+export function QueueInfo({ position, eta }: { position?: number | null; eta?: number | null }) {
+  const t = useT();
+  const lang = useLang();
+  const parts: string[] = [];
+  if (position != null) parts.push(t("queue.position", { n: ordinal(position, lang) }));
+  if (eta != null) parts.push(eta < 60 ? t("queue.etaSoon") : t("queue.eta", { time: formatDuration(eta, t) }));
+  if (parts.length === 0) return null;
+  return <span className="queue-info hint">{parts.join(" · ")}</span>;
 }

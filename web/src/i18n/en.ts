@@ -47,6 +47,11 @@ export const en = {
   "library.prev": "Previous",
   "library.next": "Next",
   "library.progressOf": "Transcription of {name}",
+  "queue.position": "{n} in queue",
+  "queue.eta": "about {time}",
+  "queue.etaSoon": "under a minute",
+  "time.minutes": "{n} min",
+  "time.hoursMinutes": "{h} h {m} min",
 
   "upload.title": "Add recordings",
   "upload.drop": "Drop audio files here, or",

@@ -49,6 +49,11 @@ export const ru: Dictionary = {
   "library.prev": "Назад",
   "library.next": "Вперёд",
   "library.progressOf": "Расшифровка «{name}»",
+  "queue.position": "{n}-й в очереди",
+  "queue.eta": "примерно {time}",
+  "queue.etaSoon": "меньше минуты",
+  "time.minutes": "{n} мин",
+  "time.hoursMinutes": "{h} ч {m} мин",
 
   "upload.title": "Добавить записи",
   "upload.drop": "Перетащите аудиофайлы сюда или",

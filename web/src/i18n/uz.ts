@@ -49,6 +49,11 @@ export const uz: Dictionary = {
   "library.prev": "Oldingi",
   "library.next": "Keyingi",
   "library.progressOf": "{name} matnga aylantirilmoqda",
+  "queue.position": "navbatda {n}-oʻrinda",
+  "queue.eta": "taxminan {time}",
+  "queue.etaSoon": "bir daqiqadan kam",
+  "time.minutes": "{n} daqiqa",
+  "time.hoursMinutes": "{h} soat {m} daqiqa",
 
   "upload.title": "Yozuv qoʻshish",
   "upload.drop": "Audio fayllarni shu yerga tashlang yoki",

@@ -79,3 +79,20 @@ export function deviceName(device: string, t: (key: "acc.deviceOn" | "acc.unknow
   const both = /^(.+) on (.+)$/.exec(device);
   return both ? t("acc.deviceOn", { browser: both[1] ?? "", system: both[2] ?? "" }) : device;
 }
+
+const EN_ORDINAL: Record<string, string> = { one: "st", two: "nd", few: "rd", other: "th" };
+
+/** 3 → "3rd" in English; the bare number elsewhere (the sentence carries the suffix). */
+export function ordinal(n: number, lang: Lang): string {
+  if (lang !== "en") return String(n);
+  return `${n}${EN_ORDINAL[new Intl.PluralRules("en", { type: "ordinal" }).select(n)] ?? "th"}`;
+}
+
+type DurationKey = "time.minutes" | "time.hoursMinutes";
+
+/** A rough time to wait, a minute or more: "2 min", "1 h 5 min". */
+export function formatDuration(seconds: number, t: (key: DurationKey, vars?: Record<string, number>) => string): string {
+  const minutes = Math.max(1, Math.round(seconds / 60));
+  if (minutes < 60) return t("time.minutes", { n: minutes });
+  return t("time.hoursMinutes", { h: Math.floor(minutes / 60), m: minutes % 60 });
+}

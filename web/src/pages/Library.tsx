@@ -5,7 +5,7 @@ import { graphql } from "../gql";
 import type { LibraryQuery, TranscriptionStatus } from "../gql/graphql";
 import { useLang, useT } from "../i18n";
 import { Link, navigate, useLocation } from "../router";
-import { StatusBadge, TranscriptionProgress, statusKey } from "../components/Status";
+import { QueueInfo, StatusBadge, TranscriptionProgress, statusKey } from "../components/Status";
 import { UploadPanel } from "../components/UploadPanel";
 import { uploads } from "../upload/queue";
 import { displayName, formatClock, formatDateTime } from "../lib/format";
@@ -22,7 +22,7 @@ const Library = graphql(`
       total
       skip
       limit
-      items { id filename durationSeconds language status progress error createdAt version }
+      items { id filename durationSeconds language status progress error createdAt version queuePosition etaSeconds }
     }
   }
 `);
@@ -35,7 +35,9 @@ export const MyAudioEvents = graphql(`
       progress
       version
       error
-      audio { id filename durationSeconds language status progress error createdAt version }
+      queuePosition
+      etaSeconds
+      audio { id filename durationSeconds language status progress error createdAt version queuePosition etaSeconds }
     }
   }
 `);
@@ -46,6 +48,8 @@ interface Live {
   progress: number | null | undefined;
   version: number;
   error: string | null | undefined;
+  queuePosition: number | null | undefined;
+  etaSeconds: number | null | undefined;
   audio: Item | null | undefined;
 }
 
@@ -112,7 +116,15 @@ export function LibraryPage() {
       const current = map.get(e.audioId);
       if (current && current.version > e.version) return map;
       const next = new Map(map);
-      next.set(e.audioId, { status: e.status, progress: e.progress, version: e.version, error: e.error, audio: e.audio });
+      next.set(e.audioId, {
+        status: e.status,
+        progress: e.progress,
+        version: e.version,
+        error: e.error,
+        queuePosition: e.queuePosition,
+        etaSeconds: e.etaSeconds,
+        audio: e.audio,
+      });
       return next;
     });
     if (!known.current.has(e.audioId)) scheduleRefetch();
@@ -145,7 +157,15 @@ export function LibraryPage() {
   const items = (list?.items ?? []).map((item) => {
     const l = live.get(item.id);
     if (!l || l.version < item.version) return item;
-    return { ...item, ...(l.audio ?? {}), status: l.status as Item["status"], progress: l.progress, error: l.error };
+    return {
+      ...item,
+      ...(l.audio ?? {}),
+      status: l.status as Item["status"],
+      progress: l.progress,
+      error: l.error,
+      queuePosition: l.queuePosition,
+      etaSeconds: l.etaSeconds,
+    };
   });
   const total = list?.total ?? 0;
   // From the page shown (which may be the last good one), not from the address.
@@ -213,6 +233,7 @@ export function LibraryPage() {
                   <StatusBadge status={item.status} />
                 </div>
                 <div className="audio-meta hint">
+                  <QueueInfo position={item.queuePosition} eta={item.etaSeconds} />
                   <span>{formatClock(item.durationSeconds)}</span>
                   {item.language && <span>{item.language.toUpperCase()}</span>}
                   <span>{formatDateTime(item.createdAt, lang)}</span>

@@ -4,7 +4,7 @@ import { graphql } from "../gql";
 import type { RecordingFieldsFragment } from "../gql/graphql";
 import { useLang, useT } from "../i18n";
 import { Link, navigate } from "../router";
-import { StatusBadge, TranscriptionProgress } from "../components/Status";
+import { QueueInfo, StatusBadge, TranscriptionProgress } from "../components/Status";
 import { FullTextEditor, SegmentRow } from "../components/Transcript";
 import type { SaveResult } from "../components/useDraftEditor";
 import { ConfirmButton } from "../components/ConfirmButton";
@@ -21,6 +21,8 @@ graphql(`
     durationSeconds
     status
     progress
+    queuePosition
+    etaSeconds
     language
     languageUncertain
     transcriptText
@@ -63,7 +65,7 @@ export const UpdateAudio = graphql(`
 
 const AudioStatus = graphql(`
   subscription AudioStatus($id: ID!) {
-    audioStatus(id: $id) { audioId status progress version error }
+    audioStatus(id: $id) { audioId status progress version error queuePosition etaSeconds }
   }
 `);
 
@@ -148,12 +150,26 @@ export function RecordingPage({ id }: { id: string }) {
   useDocumentTitle(name ?? t("rec.title"));
 
   // Live status while it is queued or transcribed.
-  const [live, setLive] = useState<{ status: string; progress: number | null | undefined; version: number; error: string | null | undefined } | null>(null);
+  const [live, setLive] = useState<{
+    status: string;
+    progress: number | null | undefined;
+    version: number;
+    error: string | null | undefined;
+    queuePosition?: number | null;
+    etaSeconds?: number | null;
+  } | null>(null);
   useSubscription(
     { query: AudioStatus, variables: { id }, pause: !audio || audio.status === "COMPLETED" },
     (_prev, event) => {
       const e = event.audioStatus;
-      setLive({ status: e.status, progress: e.progress, version: e.version, error: e.error });
+      setLive({
+        status: e.status,
+        progress: e.progress,
+        version: e.version,
+        error: e.error,
+        queuePosition: e.queuePosition,
+        etaSeconds: e.etaSeconds,
+      });
       if (e.status === "COMPLETED" || e.status === "FAILED") refetch();
       return event;
     },
@@ -162,6 +178,8 @@ export function RecordingPage({ id }: { id: string }) {
   const status = liveApplies ? live.status : (audio?.status ?? "QUEUED");
   const progress = liveApplies ? live.progress : audio?.progress;
   const errorText = liveApplies ? live.error : audio?.error;
+  const queuePosition = liveApplies ? live.queuePosition : audio?.queuePosition;
+  const etaSeconds = liveApplies ? live.etaSeconds : audio?.etaSeconds;
 
   useEffect(() => {
     const timer = setInterval(refetch, URL_REFRESH_MS);
@@ -331,6 +349,7 @@ export function RecordingPage({ id }: { id: string }) {
       </h1>
       <div className="meta-line">
         <StatusBadge status={status} />
+        <QueueInfo position={queuePosition} eta={etaSeconds} />
         <span>{formatClock(audio.durationSeconds)}</span>
         {audio.language && <span>{audio.language.toUpperCase()}</span>}
         <span>{formatBytes(audio.sizeBytes, lang)}</span>
