@@ -16,6 +16,7 @@ from bench.cancel import bench_cancel
 from bench.e2e import Bare, bench_e2e
 from bench.encryption import bench_encryption
 from bench.entries import TEST_CODE, Me
+from bench.eta import bench_eta
 from bench.harness import EDITOR, LISTENER, READER, UPLOADER, Bench, free_port
 from bench.live import bench_delivery, bench_rebuild
 from bench.recordings import MAX_EXECUTED, SEED_ROWS, WARM_SKIP, Audios, Edits, seed_audios
@@ -188,6 +189,10 @@ def _cancel(bench: Bench) -> list[Row]:
     return bench_cancel(bench.db.url)
 
 
+def _eta(bench: Bench) -> list[Row]:
+    return bench_eta(bench.db.url)
+
+
 def _web(bench: Bench) -> list[Row]:
     return bench_web()
 
@@ -253,6 +258,12 @@ ENTRIES: tuple[Entry, ...] = (
         "cancel",
         "cancelTranscription → engine stopped, batched and sequential, on 10 min of speech",
         _cancel,
+        default=False,
+    ),
+    Entry(
+        "eta",
+        "etaSeconds at upload vs the actual time to COMPLETED, clips and a 10-min file",
+        _eta,
         default=False,
     ),
     Entry(

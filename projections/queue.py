@@ -32,11 +32,15 @@ QUEUE_MOVED = '{"queue_moved": true}'
 # How many completed jobs the speed is fitted to: recent enough to follow a change of model
 # or machine within a few jobs, enough to smooth one odd file.
 HISTORY = 20
-# Until a deployment has finished a job: faster-whisper *base* on two CPU cores (int8)
-# takes about 0.2 s per audio second and a few seconds to decode and set up each file
-# (bench/eta.py measures both). An estimate is better too long than too short.
-PRIOR_OVERHEAD_SECONDS = 3.0
-PRIOR_RATE = 0.3
+# Before a deployment has history: faster-whisper *base*, batched (the CPU default), on two
+# shared CPU cores takes about 2.5 s to decode and set up a file and 0.08 s per audio
+# second (bench/eta.py, 2026-12); rounded up, as an estimate is better long than short.
+PRIOR_OVERHEAD_SECONDS = 2.5
+PRIOR_RATE = 0.1
+# The prior also weighs in once there is history, as two jobs that took what it says, one
+# short and one long: a history of short clips alone cannot tell the rate from the
+# overhead, and a fit to it alone extrapolates wildly to an hour-long file (it did, by 4x).
+PRIOR_AT_SECONDS = (10.0, 600.0)
 
 
 @dataclass(frozen=True)
@@ -117,20 +121,19 @@ class QueueReads(Protocol):
 
 
 def fitted_speed(history: Sequence[tuple[float, float]]) -> Speed:
-    """Least squares of processing seconds on audio seconds; the prior when there is no
-    history, a plain ratio when the durations are too alike to tell overhead from rate."""
+    """Least squares of processing seconds on audio seconds over ``history`` and the prior's
+    two jobs (so the prior alone when there is no history); through the origin if the
+    line would start below zero."""
     points = [(a, p) for a, p in history if a > 0 and p >= 0]
-    if not points:
-        return PRIOR
+    points += [(a, PRIOR.job_seconds(a)) for a in PRIOR_AT_SECONDS]
     n = len(points)
     mean_a = sum(a for a, _ in points) / n
     mean_p = sum(p for _, p in points) / n
     spread = sum((a - mean_a) ** 2 for a, _ in points)
-    if n >= 3 and spread > (0.25 * mean_a) ** 2 * n:
-        rate = sum((a - mean_a) * (p - mean_p) for a, p in points) / spread
-        overhead = mean_p - rate * mean_a
-        if rate > 0 and overhead >= 0:
-            return Speed(overhead, rate)
+    rate = sum((a - mean_a) * (p - mean_p) for a, p in points) / spread
+    overhead = mean_p - rate * mean_a
+    if rate > 0 and overhead >= 0:
+        return Speed(overhead, rate)
     return Speed(0.0, sum(p for _, p in points) / sum(a for a, _ in points))
 
 
@@ -140,11 +143,14 @@ def estimate(
     progress: float | None,
     standing: Standing | None,
     throughput: Throughput,
+    *,
+    speed: Speed | None = None,
 ) -> QueueEstimate:
-    """The position and ETA of one recording. Null ETA: finished, unknown duration, or a
-    waiting job with no live worker to take it."""
+    """The position and ETA of one recording (at ``speed``, else the one fitted to the
+    throughput's history). Null ETA: finished, unknown duration, or a waiting job with no
+    live worker to take it."""
     duration = audio_seconds or 0.0
-    speed = throughput.speed
+    speed = speed or throughput.speed
     if status is TranscriptionStatus.PROCESSING:
         if audio_seconds is None:
             return QueueEstimate(None, None)

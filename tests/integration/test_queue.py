@@ -19,6 +19,7 @@ from domain.access import Principal
 from graphql_api.app import create_app
 from infrastructure.bootstrap import Ovoz, services_of
 from projections.jobs import ClaimedJob
+from projections.queue import fitted_speed
 from tests.factories import transcript_facts
 from tests.integration.conftest import MakeOvoz
 from tests.integration.helpers import (
@@ -141,28 +142,32 @@ def test_the_eta_comes_from_the_recent_jobs_and_the_work_ahead(
         _run(store, _claim(store), seconds=2.0)
     first, second, third = (_upload(store, alice, tone_clip) for _ in range(3))
     settle_every_projection(store)
-    assert gql(app, token, ONE_Q, id=first)["audio"]["etaSeconds"] == 2.0  # w1 is alive
+    speed = fitted_speed([(1.0, 2.0)] * 3)  # those jobs, and the prior's weight
+    one = speed.job_seconds(1.0)
+    assert 1.5 < one < 2.5
+
+    def eta(audio_id: str) -> float:
+        seconds: float = gql(app, token, ONE_Q, id=audio_id)["audio"]["etaSeconds"]
+        return seconds
+
+    assert eta(first) == pytest.approx(one, abs=0.06)  # w1 is alive
 
     running = _claim(store)
     store.recordings.start_transcription(running.recording_id, "w1", running.attempt)
     settle_every_projection(store)
     assert store.audios.set_progress(running.recording_id, 0.5)
-    assert gql(app, token, ONE_Q, id=first)["audio"] == {
-        "status": "PROCESSING",
-        "queuePosition": None,
-        "etaSeconds": 1.0,  # half of its two seconds left
-    }
-    assert gql(app, token, ONE_Q, id=second)["audio"]["etaSeconds"] == 1.0 + 2.0
-    assert gql(app, token, ONE_Q, id=third)["audio"]["etaSeconds"] == 1.0 + 2.0 + 2.0
+    running_now = gql(app, token, ONE_Q, id=first)["audio"]
+    assert (running_now["status"], running_now["queuePosition"]) == ("PROCESSING", None)
+    assert running_now["etaSeconds"] == pytest.approx(one / 2, abs=0.06)  # half of it left
+    assert eta(second) == pytest.approx(one / 2 + one, abs=0.06)
+    assert eta(third) == pytest.approx(one / 2 + one + one, abs=0.06)
 
     assert store.jobs.claim("w2", LEASE) is not None  # a second worker takes `second`
     settle_every_projection(store)
-    # Ahead of `third`: 1 s left of `first` and 2 s of `second`, shared by two workers.
-    assert gql(app, token, ONE_Q, id=third)["audio"] == {
-        "status": "QUEUED",
-        "queuePosition": 1,
-        "etaSeconds": 3.0 / 2 + 2.0,
-    }
+    # Ahead of `third`: half of `first` and all of `second`, shared by two workers.
+    waiting = gql(app, token, ONE_Q, id=third)["audio"]
+    assert (waiting["status"], waiting["queuePosition"]) == ("QUEUED", 1)
+    assert waiting["etaSeconds"] == pytest.approx((one / 2 + one) / 2 + one, abs=0.06)
 
 
 def test_with_no_live_worker_a_queued_recording_has_a_position_but_no_eta(
