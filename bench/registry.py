@@ -28,6 +28,7 @@ from bench.signin_abuse import bench_signin_abuse
 from bench.sms_pumping import bench_sms_pumping
 from bench.transcription import bench_engine
 from bench.upload import MIB, measure_upload, write_wav
+from bench.vocabulary import bench_vocabulary
 from bench.web import bench_web
 from bench.webhooks import bench_webhooks
 from infrastructure.config import Settings
@@ -193,6 +194,10 @@ def _eta(bench: Bench) -> list[Row]:
     return bench_eta(bench.db.url)
 
 
+def _vocabulary(bench: Bench) -> list[Row]:
+    return bench_vocabulary()
+
+
 def _web(bench: Bench) -> list[Row]:
     return bench_web()
 
@@ -264,6 +269,12 @@ ENTRIES: tuple[Entry, ...] = (
         "eta",
         "etaSeconds at upload vs the actual time to COMPLETED, clips and a 10-min file",
         _eta,
+        default=False,
+    ),
+    Entry(
+        "vocabulary",
+        "term recall and WER with a vocabulary vs without, on rare names and ordinary clips",
+        _vocabulary,
         default=False,
     ),
     Entry(

@@ -16,6 +16,7 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.errors import InvalidOtpError, RateLimitedError
 from domain.ports import SecretHasher
+from domain.vocabulary import clean_vocabulary
 
 
 class Role(StrEnum):
@@ -256,12 +257,27 @@ class User(Aggregate):
     class AccountDeleted(Aggregate.Event):
         actor_id: UUID
 
+    class VocabularySet(Aggregate.Event):
+        terms: list[str]
+
     @event(UserRegistered)
     def __init__(self, phone: str, role: str, challenge_id: UUID) -> None:
         self.phone = phone
         self.role = Role(role)
         self.challenge_id = challenge_id  # the OtpChallenge that signs this user in
         self.deleted = False
+        self.vocabulary: list[str] = []
+
+    def set_vocabulary(self, terms: list[str]) -> None:
+        """Replace the terms every transcription of this user's recordings is steered by
+        (see domain.vocabulary). Setting the same list again records nothing."""
+        cleaned = clean_vocabulary(terms)
+        if cleaned != self.vocabulary:
+            self._record_vocabulary(terms=cleaned)
+
+    @event(VocabularySet)
+    def _record_vocabulary(self, terms: list[str]) -> None:
+        self.vocabulary = list(terms)
 
     def delete(self, actor_id: UUID) -> None:
         if not self.deleted:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from domain.errors import DomainError
+
 _CODES = """
 af am ar as az ba be bg bn bo br bs ca cs cy da de el en es et eu fa fi fo fr gl gu ha haw
 he hi hr ht hu hy id is it ja jw ka kk km kn ko la lb ln lo lt lv mg mi mk ml mn mr ms mt
@@ -20,3 +22,14 @@ def normalise_language(raw: str | None) -> str | None:
     if code not in WHISPER_LANGUAGES:
         raise ValueError(f"unknown language {raw!r}")
     return code
+
+
+class UnsupportedLanguageError(DomainError):
+    """The deployment is set to refuse uploads in a language its models are not known to
+    handle (REFUSE_UNSUPPORTED_LANGUAGES)."""
+
+    code = "UNSUPPORTED_LANGUAGE"
+
+    def __init__(self, language: str) -> None:
+        super().__init__(f"no model here is known to handle {language!r}")
+        self.language = language

@@ -98,6 +98,7 @@ class AudioFacts:
     blob_key: str
     duration_seconds: float
     language: str | None
+    prompt: str | None = None  # context for the model (domain.vocabulary)
 
 
 class Recording(Aggregate):
@@ -112,6 +113,14 @@ class Recording(Aggregate):
         blob_key: str
         duration_seconds: float
         language: str | None
+        prompt: str | None
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """Uploads from before prompts existed had none."""
+            state["prompt"] = None
 
     class Event(Aggregate.Event):
         """Every later event names the owner too, so that an erased recording's history
@@ -166,6 +175,7 @@ class Recording(Aggregate):
         blob_key: str,
         duration_seconds: float,
         language: str | None,
+        prompt: str | None,
     ) -> None:
         self.owner_id = owner_id
         self.filename = filename
@@ -175,6 +185,7 @@ class Recording(Aggregate):
         self.blob_key = blob_key
         self.duration_seconds = duration_seconds
         self.language = language
+        self.prompt = prompt
         self.status = TranscriptionStatus.QUEUED
         self.transcript_text: str | None = None
         self.segments: list[dict[str, Any]] = []

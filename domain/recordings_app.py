@@ -86,6 +86,7 @@ class Recordings(Application[UUID]):
             blob_key=facts.blob_key,
             duration_seconds=facts.duration_seconds,
             language=facts.language,
+            prompt=facts.prompt,
         )
         return self._save(recording)
 

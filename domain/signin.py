@@ -193,6 +193,21 @@ class Identity(Application[UUID]):
             raise UserNotFoundError(str(user_id))
         return user
 
+    def set_vocabulary(self, user_id: UUID, terms: list[str]) -> tuple[list[str], int]:
+        """Replace the user's vocabulary. Returns the terms as kept and the log position
+        to wait for (0 when nothing changed). Raises InvalidVocabularyError. Two at once:
+        the later save reads again and wins (the list is replaced, never merged)."""
+
+        def replace() -> tuple[list[str], int]:
+            user = self.get_user(user_id)
+            user.set_vocabulary(terms)
+            if not user.pending_events:
+                return user.vocabulary, 0
+            recordings = self.save(user)
+            return user.vocabulary, max(r.notification.id for r in recordings)
+
+        return _retry_on_conflict(replace, 5)
+
     def delete_account(self, user_id: UUID, actor_id: UUID) -> tuple[list[UUID], int]:
         """Record AccountDeleted. Returns the subjects whose keys must now be destroyed
         (the user and their OTP challenge) and the log position of the deletion."""

@@ -43,7 +43,12 @@ class IssuedToken(Protocol):
 
 class UploadIntake(Protocol):
     def accept(
-        self, owner: Principal, source: BinaryIO, filename: str | None, language: str | None
+        self,
+        owner: Principal,
+        source: BinaryIO,
+        filename: str | None,
+        language: str | None,
+        prompt: str | None = None,
     ) -> Written: ...
 
 
@@ -91,6 +96,12 @@ class ServerFacts:
     max_upload_bytes: int = 500 * 1024 * 1024
     max_audio_seconds: float = 4 * 3600.0
     languages: tuple[LanguageFacts, ...] = ()
+    refuses_unsupported_languages: bool = False  # REFUSE_UNSUPPORTED_LANGUAGES
+
+    def handles(self, language: str | None) -> bool:
+        """False for one of ovoz's languages that the configured model is not known to
+        handle; True otherwise (no language yet, or one outside ovoz's three)."""
+        return not any(f.code == language and not f.supported for f in self.languages)
 
 
 @dataclass(frozen=True)

@@ -149,6 +149,27 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "en": "Only a FAILED or CANCELLED recording can be retried (it is {status}).",
         "ru": "Повторить можно только запись с ошибкой или отменённую (сейчас: {status}).",
     },
+    "INVALID_VOCABULARY": {
+        "uz": "Lugʻat saqlanmadi: koʻpi bilan {max_terms} ta soʻz, har biri {max_chars} "
+        "belgigacha, vergulsiz boʻlsin.",
+        "en": "The vocabulary was not saved: at most {max_terms} terms of up to {max_chars} "
+        "characters each, without commas.",
+        "ru": "Словарь не сохранён: не больше {max_terms} терминов, каждый до {max_chars} "
+        "символов, без запятых.",
+    },
+    "INVALID_PROMPT": {
+        "uz": "Izoh {max_chars} belgidan oshmasin va faqat matndan iborat boʻlsin.",
+        "en": "The prompt must be plain text of at most {max_chars} characters.",
+        "ru": "Подсказка должна быть обычным текстом не длиннее {max_chars} символов.",
+    },
+    "UNSUPPORTED_LANGUAGE": {
+        "uz": "Bu serverdagi model {language} tilini tanimaydi. Administrator "
+        "WHISPER_MODELS sozlamasida shu til uchun model koʻrsatishi kerak.",
+        "en": "This server's model is not known to handle {language}. An administrator "
+        "has to configure a model for it in WHISPER_MODELS.",
+        "ru": "Модель этого сервера не умеет распознавать язык {language}. Администратору "
+        "нужно указать для него модель в WHISPER_MODELS.",
+    },
     "NOT_CANCELLABLE": {
         "uz": "Faqat navbatdagi yoki ishlanayotgan yozuvni bekor qilish mumkin (holati: {status}).",
         "en": "Only a QUEUED or PROCESSING transcription can be cancelled (it is {status}).",

@@ -26,6 +26,7 @@ from graphql_api.identity.api_keys import ApiKeyMutation, ApiKeyQuery
 from graphql_api.identity.mutations import IdentityMutation
 from graphql_api.identity.queries import IdentityQuery
 from graphql_api.identity.sessions import SessionMutation, SessionQuery
+from graphql_api.identity.vocabulary import VocabularyMutation
 from graphql_api.limits import QueryLimits, query_limits_rule
 from graphql_api.messages import message
 from graphql_api.recordings.audit import AuditQuery
@@ -74,6 +75,7 @@ class Mutation(
     SessionMutation,
     RecordingsMutation,
     AccountMutation,
+    VocabularyMutation,
     ApiKeyMutation,
     WebhookMutation,
 ):

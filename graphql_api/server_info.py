@@ -13,7 +13,8 @@ class LanguageSupport:
     name: str = strawberry.field(description="The language's name in itself.")
     supported: bool = strawberry.field(
         description="Whether the model configured for it is known to transcribe it well; "
-        "an upload in an unsupported language is still accepted."
+        "an upload in an unsupported language is accepted and flagged, unless "
+        "refusesUnsupportedLanguages."
     )
 
 
@@ -22,6 +23,10 @@ class ServerInfo:
     max_upload_bytes: int
     max_audio_seconds: float
     languages: list[LanguageSupport]
+    refuses_unsupported_languages: bool = strawberry.field(
+        description="True when an upload asking for an unsupported language is refused "
+        "(UnsupportedLanguage) instead of accepted and flagged (Audio.languageUnsupported)."
+    )
 
 
 @strawberry.type
@@ -36,4 +41,5 @@ class ServerInfoQuery:
                 LanguageSupport(code=f.code, name=f.name, supported=f.supported)
                 for f in facts.languages
             ],
+            refuses_unsupported_languages=facts.refuses_unsupported_languages,
         )

@@ -156,8 +156,18 @@ class Ovoz:
         s = self.settings
         quota = UploadQuota(s.quota_queued_audio_seconds, s.quota_stored_bytes)
         claims = UploadClaims(self.read_models, self.audios, self.recordings.name, quota)
+        refused = frozenset(
+            support.code
+            for support in language_support(s)
+            if s.refuse_unsupported_languages and not support.supported
+        )
         return AudioIntake(
-            self.recordings, self.blobs, claims, s.max_upload_bytes, s.max_audio_seconds
+            self.recordings,
+            self.blobs,
+            claims,
+            s.max_upload_bytes,
+            s.max_audio_seconds,
+            refused_languages=refused,
         )
 
     def start_notices(self) -> None:
@@ -263,6 +273,7 @@ class Ovoz:
                 blob_path=self.blobs.path,
                 engine=engine or whisper,
                 params=self.params,
+                vocabulary=self.users.vocabulary_of,
                 lease_seconds=settings.job_lease_seconds,
             )
             worker.start()
@@ -346,6 +357,7 @@ def services_of(ovoz: Ovoz) -> Services:
             languages=tuple(
                 LanguageFacts(s.code, s.name, s.supported) for s in language_support(ovoz.settings)
             ),
+            refuses_unsupported_languages=ovoz.settings.refuse_unsupported_languages,
         ),
     )
 

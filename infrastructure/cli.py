@@ -28,6 +28,13 @@ def _parser() -> argparse.ArgumentParser:
     transcribe.add_argument("--model", help="model spec (default $WHISPER_MODEL / WHISPER_MODELS)")
     transcribe.add_argument("--language", help="language code, e.g. uz (default: detect)")
     transcribe.add_argument("--format", default="txt", choices=("txt", "srt", "vtt", "json"))
+    transcribe.add_argument("--prompt", help="what the recording is about (names, topic)")
+    transcribe.add_argument(
+        "--vocabulary",
+        default="",
+        metavar="TERMS",
+        help="comma-separated names and terms to steer towards, e.g. 'Chorsu, Gulnora'",
+    )
     transcribe.add_argument(
         "--output-dir", help="write FILE-stem.FORMAT here (default: stdout for one file, else .)"
     )
@@ -127,6 +134,12 @@ def _transcribe(settings: Settings, args: argparse.Namespace) -> int:
     from dataclasses import replace
     from pathlib import Path
 
+    from domain.vocabulary import (
+        InvalidPromptError,
+        InvalidVocabularyError,
+        clean_prompt,
+        clean_vocabulary,
+    )
     from infrastructure.formats import render
     from infrastructure.transcription_errors import TranscriptionError
     from infrastructure.whisper import EngineSettings, WhisperEngine
@@ -136,13 +149,25 @@ def _transcribe(settings: Settings, args: argparse.Namespace) -> int:
     if args.model:
         engine_settings = replace(engine_settings, default_model=args.model, models={})
     engine = WhisperEngine(engine_settings)
+    try:
+        vocabulary = clean_vocabulary(args.vocabulary.split(","))
+        prompt = clean_prompt(args.prompt)
+    except (InvalidVocabularyError, InvalidPromptError) as e:
+        print(f"ovoz: {e}", file=sys.stderr)
+        return 2
     to_stdout = len(args.files) == 1 and not args.output_dir
     out_dir = Path(args.output_dir or ".")
     failed = 0
     for name in args.files:
         bar = _ProgressBar(Path(name).name)
         try:
-            result = engine.transcribe(Path(name), args.language, on_progress=bar.update)
+            result = engine.transcribe(
+                Path(name),
+                args.language,
+                on_progress=bar.update,
+                prompt=prompt,
+                vocabulary=vocabulary,
+            )
         except TranscriptionError as e:
             bar.close()
             print(f"ovoz: {name}: {e.reason}: {e.detail}", file=sys.stderr)
@@ -197,6 +222,7 @@ class _ProgressBar:
 
 
 def _models(settings: Settings) -> int:
+    from infrastructure.languages import language_support
     from infrastructure.whisper import describe_models
 
     statuses = describe_models(settings)
@@ -204,10 +230,24 @@ def _models(settings: Settings) -> int:
     for s in statuses:
         loads = "yes" if s.loads else f"no: {s.error}"
         rows.append((s.language, s.spec, str(s.path) if s.path else "-", loads))
+    _print_table(rows)
+    print()
+    support = [("LANGUAGE", "MODEL", "HANDLED", "")]
+    for lang in language_support(settings):
+        support.append((lang.code, lang.model, "yes" if lang.supported else "no", lang.why))
+    _print_table(support)
+    return 0 if all(s.loads for s in statuses) else 1
+
+
+def _print_table(rows: list[tuple[str, str, str, str]]) -> None:
+    """Columns padded to their widest cell; the last column as it is."""
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r[:3], widths, strict=True)) + "  " + r[3])
-    return 0 if all(s.loads for s in statuses) else 1
+        print(
+            (
+                "  ".join(c.ljust(w) for c, w in zip(r[:3], widths, strict=True)) + "  " + r[3]
+            ).rstrip()
+        )
 
 
 def _rotate_keys(settings: Settings) -> int:

@@ -138,6 +138,10 @@ class Settings:
     whisper_batched: str = "auto"
     whisper_models_root: Path | None = None
     whisper_allow_download: bool = False
+    # An upload in a language the configured models are not known to handle
+    # (infrastructure.languages) is accepted and flagged, or refused when this is set.
+    refuse_unsupported_languages: bool = False
+    whisper_check_steering: bool = True  # a steered window is decoded plain too, the surer kept
     subtitles: CueLimits = field(default_factory=CueLimits)
 
     @property
@@ -237,6 +241,10 @@ class Settings:
             ),
             whisper_allow_download=e.get("WHISPER_ALLOW_DOWNLOAD", "").strip().lower()
             in {"1", "true", "yes", "on"},
+            refuse_unsupported_languages=e.get("REFUSE_UNSUPPORTED_LANGUAGES", "").strip().lower()
+            in {"1", "true", "yes", "on"},
+            whisper_check_steering=e.get("WHISPER_CHECK_STEERING", "on").strip().lower()
+            not in {"0", "false", "no", "off"},
             subtitles=CueLimits(
                 max_line_chars=_int(e, "SUBTITLE_MAX_LINE_CHARS", 42),
                 max_lines=_int(e, "SUBTITLE_MAX_LINES", 2),

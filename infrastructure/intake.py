@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import logging
 import unicodedata
+from dataclasses import replace
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import BinaryIO
 from uuid import UUID
 
 from domain.access import Principal
-from domain.languages import normalise_language
+from domain.languages import UnsupportedLanguageError, normalise_language
 from domain.recordings import AudioFacts, FileTooLargeError, InvalidAudioError
 from domain.recordings_app import Recordings, Written
+from domain.vocabulary import clean_prompt
 from infrastructure import audio
 from infrastructure.blobs import BlobTooLargeError, FileBlobStore, StagedBlob
 from infrastructure.quota import UploadClaims
@@ -43,12 +45,15 @@ class AudioIntake:
         claims: UploadClaims,
         max_bytes: int,
         max_seconds: float,
+        *,
+        refused_languages: frozenset[str] = frozenset(),
     ) -> None:
         self.recordings = recordings
         self.blobs = blobs
         self.claims = claims
         self.max_bytes = max_bytes
         self.max_seconds = max_seconds
+        self.refused_languages = refused_languages
 
     def accept(
         self,
@@ -56,19 +61,24 @@ class AudioIntake:
         source: BinaryIO,
         filename: str | None,
         language: str | None,
+        prompt: str | None = None,
     ) -> Written:
-        """Blocking: run it in a worker thread."""
+        """Blocking: run it in a worker thread. Everything that needs no file is checked
+        before a byte is staged."""
         try:
             language = normalise_language(language)
         except ValueError:
             raise InvalidAudioError("UNKNOWN_LANGUAGE", "unknown language") from None
+        if language in self.refused_languages:
+            raise UnsupportedLanguageError(language)
+        prompt = clean_prompt(prompt)
         try:
             staged = self.blobs.stage(source, self.max_bytes)
         except BlobTooLargeError:
             raise FileTooLargeError(self.max_bytes) from None
         recording_id = self.recordings.new_id()
         try:
-            facts = self._facts(staged, recording_id, filename, language)
+            facts = replace(self._facts(staged, recording_id, filename, language), prompt=prompt)
             # Only now is the duration known; a refusal leaves no blob and no event.
             self.claims.admit(owner.user_id, recording_id, facts.duration_seconds, facts.size_bytes)
         except BaseException:

@@ -49,7 +49,8 @@ def language_support(settings: Settings) -> list[Support]:
             why = (
                 f"{spec} handles it"
                 if supported
-                else f"{spec} is not known to handle it: set WHISPER_MODELS={code}=<a model for it>"
+                else f"{spec} is not known to handle it: "
+                f'set WHISPER_MODELS=\'{{"{code}": "<a model for it>"}}\''
             )
         rows.append(Support(code, name, spec, supported, why))
     return rows

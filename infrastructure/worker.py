@@ -14,7 +14,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Protocol
@@ -23,6 +23,7 @@ from uuid import UUID
 from eventsourcing.persistence import RecordConflictError
 
 from domain.recordings import (
+    Recording,
     RecordingNotFoundError,
     TranscriptFacts,
     TranscriptionStateError,
@@ -47,6 +48,9 @@ class Engine(Protocol):
         language_hint: str | None = None,
         on_progress: Callable[[float], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
+        *,
+        prompt: str | None = None,
+        vocabulary: Sequence[str] = (),
     ) -> TranscriptFacts: ...
 
 
@@ -62,10 +66,12 @@ class TranscriptionWorker:
         blob_path: Callable[[str], Path],
         engine: Callable[[], Engine],
         params: ConnectionParams,
+        vocabulary: Callable[[UUID], list[str]] = lambda owner_id: [],
         lease_seconds: float = 30.0,
         name: str | None = None,
     ) -> None:
         self.recordings = recordings
+        self.vocabulary_of = vocabulary  # the owner's terms, read when a job starts
         self.jobs = jobs
         self.audios = audios
         self.blob_path = blob_path
@@ -173,22 +179,24 @@ class TranscriptionWorker:
         renewer = threading.Thread(target=self._renew, args=(job, lost), daemon=True)
         renewer.start()
         try:
-            self._transcribe(job, started.recording.blob_key, lost)
+            self._transcribe(job, started.recording, lost)
         finally:
             self._running = None
             lost.set()
             renewer.join()
 
-    def _transcribe(self, job: ClaimedJob, blob_key: str, lost: threading.Event) -> None:
+    def _transcribe(self, job: ClaimedJob, recording: Recording, lost: threading.Event) -> None:
         def should_stop() -> bool:
             return lost.is_set() or self._stopping.is_set()
 
         try:
             facts = self.engine.transcribe(
-                self.blob_path(blob_key),
+                self.blob_path(recording.blob_key),
                 job.language,
                 self._progress_publisher(job),
                 should_stop,
+                prompt=recording.prompt,
+                vocabulary=self.vocabulary_of(recording.owner_id),
             )
         except TranscriptionCancelled:
             if self._stopping.is_set() and not lost.is_set():

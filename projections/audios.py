@@ -65,6 +65,7 @@ class AudioRow:
     language_probability: float | None = None
     language_uncertain: bool = False
     model_name: str | None = None
+    prompt: str | None = None  # what the upload told the model about itself
 
     @classmethod
     def of(cls, r: Recording, created_at: datetime) -> AudioRow:
@@ -92,6 +93,7 @@ class AudioRow:
             language_probability=r.language_probability,
             language_uncertain=r.language_uncertain,
             model_name=r.model_name,
+            prompt=r.prompt,
         )
 
 

@@ -6,7 +6,7 @@ into. The PostgreSQL view is ``infrastructure.views.users.UsersView``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import singledispatchmethod
 from typing import Any, Protocol
@@ -16,7 +16,7 @@ from eventsourcing.persistence import Tracking
 
 from domain.erasure import ErasedEvent
 from domain.identity import Role, User
-from projections.columns import Columns, enum_value
+from projections.columns import JSON_LIST, Columns, enum_value
 from projections.projection import InMemoryTracking, TrackedWrites, ViewProjection
 
 
@@ -27,9 +27,10 @@ class UserRow:
     role: Role
     created_at: datetime
     updated_at: datetime
+    vocabulary: list[str] = field(default_factory=list)
 
 
-USER_COLUMNS = Columns(UserRow, {"role": enum_value(Role)})
+USER_COLUMNS = Columns(UserRow, {"role": enum_value(Role), "vocabulary": JSON_LIST})
 
 
 class UserWrites(TrackedWrites, Protocol):
@@ -40,6 +41,10 @@ class UserWrites(TrackedWrites, Protocol):
 
     def change_role(self, user_id: UUID, role: Role, at: datetime, tracking: Tracking) -> None: ...
 
+    def set_vocabulary(
+        self, user_id: UUID, terms: list[str], at: datetime, tracking: Tracking
+    ) -> None: ...
+
     def remove(self, user_id: UUID, tracking: Tracking) -> None: ...
 
 
@@ -47,6 +52,13 @@ class UserReads(Protocol):
     """What the API reads from the users view."""
 
     def get(self, user_id: UUID) -> UserRow | None: ...
+
+
+class VocabularyReads(Protocol):
+    """What a worker reads: the terms that steer a user's transcriptions."""
+
+    def vocabulary_of(self, user_id: UUID) -> list[str]:
+        """The owner's terms ([] for a user with none, or one who is gone)."""
 
 
 class UsersProjection(ViewProjection[UserWrites]):
@@ -77,6 +89,12 @@ class UsersProjection(ViewProjection[UserWrites]):
         self.view.change_role(domain_event.originator_id, role, domain_event.timestamp, tracking)
 
     @process_event.register
+    def _(self, domain_event: User.VocabularySet, tracking: Tracking) -> None:
+        self.view.set_vocabulary(
+            domain_event.originator_id, list(domain_event.terms), domain_event.timestamp, tracking
+        )
+
+    @process_event.register
     def _(self, domain_event: User.AccountDeleted, tracking: Tracking) -> None:
         self.view.remove(domain_event.originator_id, tracking)
 
@@ -101,6 +119,14 @@ class UsersInMemory(InMemoryTracking):
         row = self.rows.get(user_id)
         if row is not None:
             self.rows[user_id] = replace(row, role=role, updated_at=at)
+        self.skip(tracking)
+
+    def set_vocabulary(
+        self, user_id: UUID, terms: list[str], at: datetime, tracking: Tracking
+    ) -> None:
+        row = self.rows.get(user_id)
+        if row is not None:
+            self.rows[user_id] = replace(row, vocabulary=terms, updated_at=at)
         self.skip(tracking)
 
     def remove(self, user_id: UUID, tracking: Tracking) -> None:

@@ -50,6 +50,10 @@ class User:
     phone_number: str
     role: Role
     created_at: datetime
+    vocabulary: list[str] = strawberry.field(
+        default_factory=list,
+        description="Names and terms your transcriptions are steered towards (setVocabulary).",
+    )
 
     @classmethod
     def from_row(cls, row: UserRow, role: DomainRole) -> User:
@@ -59,6 +63,7 @@ class User:
             phone_number=row.phone,
             role=Role(role.value),
             created_at=row.created_at,
+            vocabulary=list(row.vocabulary),
         )
 
 

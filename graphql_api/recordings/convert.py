@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from domain.languages import UnsupportedLanguageError
 from domain.quota import QuotaExceededError, QuotaKind
 from domain.recordings import (
     FileTooLargeError,
@@ -9,18 +10,63 @@ from domain.recordings import (
     TranscriptionStatus,
     VersionConflictError,
 )
+from domain.vocabulary import MAX_PROMPT_CHARS, InvalidPromptError
 from graphql_api.messages import has_message, message
 from graphql_api.recordings.types import (
     FileTooLarge,
     InvalidAudio,
     InvalidEdit,
+    InvalidPrompt,
     InvalidState,
     NotCancellable,
     NotFound,
     NotPermitted,
     QuotaExceeded,
+    UnsupportedLanguage,
     VersionConflict,
 )
+
+# What uploadAudio refuses with a result rather than an error.
+UPLOAD_REFUSALS = (
+    InvalidPromptError,
+    UnsupportedLanguageError,
+    InvalidAudioError,
+    FileTooLargeError,
+    QuotaExceededError,
+)
+
+
+def upload_refusal(
+    locale: str, e: Exception, max_audio_seconds: float
+) -> InvalidPrompt | UnsupportedLanguage | InvalidAudio | FileTooLarge | QuotaExceeded:
+    """The result member for one of UPLOAD_REFUSALS."""
+    if isinstance(e, InvalidPromptError):
+        return invalid_prompt(locale)
+    if isinstance(e, UnsupportedLanguageError):
+        return unsupported_language(locale, e.language)
+    if isinstance(e, InvalidAudioError):
+        return invalid_audio(locale, e, max_audio_seconds)
+    if isinstance(e, FileTooLargeError):
+        return file_too_large(locale, e)
+    if isinstance(e, QuotaExceededError):
+        return quota_exceeded(locale, e)
+    raise TypeError(f"not an upload refusal: {e!r}")
+
+
+def invalid_prompt(locale: str) -> InvalidPrompt:
+    return InvalidPrompt(
+        code="INVALID_PROMPT",
+        message=message("INVALID_PROMPT", locale, max_chars=MAX_PROMPT_CHARS),
+        max_chars=MAX_PROMPT_CHARS,
+    )
+
+
+def unsupported_language(locale: str, language: str) -> UnsupportedLanguage:
+    return UnsupportedLanguage(
+        code="UNSUPPORTED_LANGUAGE",
+        message=message("UNSUPPORTED_LANGUAGE", locale, language=language),
+        language=language,
+    )
 
 
 def not_found(locale: str) -> NotFound:

@@ -8,10 +8,7 @@ from starlette.datastructures import UploadFile
 from strawberry.file_uploads import Upload
 
 from domain.access import Scope
-from domain.quota import QuotaExceededError
 from domain.recordings import (
-    FileTooLargeError,
-    InvalidAudioError,
     InvalidEditError,
     NotCancellableError,
     NotPermittedError,
@@ -21,6 +18,7 @@ from domain.recordings import (
     VersionConflictError,
 )
 from domain.recordings_app import Written
+from domain.vocabulary import MAX_PROMPT_CHARS
 from graphql_api.context import Context, Info
 from graphql_api.permissions import require_principal
 from graphql_api.recordings import convert
@@ -50,9 +48,13 @@ async def audio_after(context: Context, written: Written) -> Audio:
 
 @strawberry.type
 class RecordingsMutation:
-    @strawberry.mutation(description="Upload a recording (GraphQL multipart request).")
+    @strawberry.mutation(
+        description="Upload a recording (GraphQL multipart request). `prompt`: what the "
+        f"recording is about, in up to {MAX_PROMPT_CHARS} characters (names, topic, "
+        "spelling); the model is given it with your vocabulary."
+    )
     async def upload_audio(
-        self, info: Info, file: Upload, language: str | None = None
+        self, info: Info, file: Upload, language: str | None = None, prompt: str | None = None
     ) -> UploadAudioResult:
         principal = require_principal(info.context, Scope.RECORDINGS_WRITE)
         locale = info.context.locale
@@ -68,15 +70,12 @@ class RecordingsMutation:
                 upload.file,
                 upload.filename,
                 language,
+                prompt,
             )
-        except InvalidAudioError as e:
-            return convert.invalid_audio(
+        except convert.UPLOAD_REFUSALS as e:
+            return convert.upload_refusal(
                 locale, e, info.context.services.server_info.max_audio_seconds
             )
-        except FileTooLargeError as e:
-            return convert.file_too_large(locale, e)
-        except QuotaExceededError as e:
-            return convert.quota_exceeded(locale, e)
         finally:
             await upload.close()
         return await audio_after(info.context, written)

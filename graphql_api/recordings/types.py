@@ -115,6 +115,19 @@ class Audio:
         description="True when the detected language is doubtful: check the transcript.",
     )
     model_name: str | None = None
+    prompt: str | None = strawberry.field(
+        default=None,
+        description="What the upload told the model about the recording (uploadAudio's prompt).",
+        permission_classes=[ReadsRecordings],
+    )
+
+    @strawberry.field(
+        description="True when the recording's language (asked for, or heard) is one this "
+        "server's models are not known to handle (see serverInfo.languages): expect a poor "
+        "transcript until an administrator configures a model for it in WHISPER_MODELS."
+    )
+    def language_unsupported(self, info: Info) -> bool:
+        return not info.context.services.server_info.handles(self.language)
 
     @strawberry.field(
         description="A link to the uploaded file that needs no Authorization header (for "
@@ -136,30 +149,6 @@ class Audio:
         if not can_export_in(script, self.language):
             refuse(info.context, "script", "CYRILLIC_NEEDS_UZBEK", language=self.language or "?")
         return _signer(info).export_url(UUID(self.id), format.value, caller, script)
-
-    @classmethod
-    def from_row(cls, row: AudioRow) -> Audio:
-        return cls(
-            id=strawberry.ID(str(row.id)),
-            owner_id=strawberry.ID(str(row.owner_id)),
-            filename=row.filename,
-            content_type=row.content_type,
-            size_bytes=row.size_bytes,
-            sha256=row.sha256,
-            duration_seconds=row.duration_seconds,
-            status=row.status,
-            progress=row.progress,
-            language=row.language,
-            transcript_text=row.transcript_text,
-            segments=[Segment.from_dict(s) for s in row.segments],
-            error=row.error,
-            version=row.version,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-            language_probability=row.language_probability,
-            language_uncertain=row.language_uncertain,
-            model_name=row.model_name,
-        )
 
     # Set when the estimate is already known (subscriptions); else read on first use.
     queue: strawberry.Private[QueueEstimate | None] = None
@@ -185,6 +174,31 @@ class Audio:
                 info.context, UUID(self.id), self.status, self.duration_seconds, self.progress
             )
         return self.queue
+
+    @classmethod
+    def from_row(cls, row: AudioRow) -> Audio:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            owner_id=strawberry.ID(str(row.owner_id)),
+            filename=row.filename,
+            content_type=row.content_type,
+            size_bytes=row.size_bytes,
+            sha256=row.sha256,
+            duration_seconds=row.duration_seconds,
+            status=row.status,
+            progress=row.progress,
+            language=row.language,
+            transcript_text=row.transcript_text,
+            segments=[Segment.from_dict(s) for s in row.segments],
+            error=row.error,
+            version=row.version,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            language_probability=row.language_probability,
+            language_uncertain=row.language_uncertain,
+            model_name=row.model_name,
+            prompt=row.prompt,
+        )
 
     @classmethod
     def from_aggregate(cls, r: Recording, created_at: datetime) -> Audio:
@@ -259,6 +273,21 @@ class InvalidState(Error):
     status: TranscriptionStatus
 
 
+@strawberry.type(description="The prompt was not accepted; nothing was uploaded.")
+class InvalidPrompt(Error):
+    max_chars: int
+
+
+@strawberry.type(
+    description="This server refuses uploads in a language its models are not known to "
+    "handle (see serverInfo); the message says what an administrator can configure."
+)
+class UnsupportedLanguage(Error):
+    # Nullable as Audio.language is, so that one selection of uploadAudio's result can ask
+    # both for `language` (GraphQL refuses same-named fields of conflicting types).
+    language: str | None = strawberry.field(description="The language asked for (always set).")
+
+
 @strawberry.type(description="Only a QUEUED or PROCESSING transcription can be cancelled.")
 class NotCancellable(Error):
     status: TranscriptionStatus
@@ -281,7 +310,8 @@ class AudioUpdateInput:
 
 
 UploadAudioResult = Annotated[
-    Audio | InvalidAudio | FileTooLarge | QuotaExceeded, strawberry.union("UploadAudioResult")
+    Audio | InvalidAudio | FileTooLarge | QuotaExceeded | InvalidPrompt | UnsupportedLanguage,
+    strawberry.union("UploadAudioResult"),
 ]
 UpdateAudioResult = Annotated[
     Audio | NotFound | VersionConflict | InvalidEdit | NotPermitted,

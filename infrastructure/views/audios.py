@@ -51,12 +51,15 @@ _CREATE = (
         language_uncertain boolean NOT NULL DEFAULT false,
         model_name text,
         blob_key text NOT NULL,
+        prompt text,
         search tsvector GENERATED ALWAYS AS (
             to_tsvector('simple', translate(
                 coalesce(transcript_text, '') || ' ' || filename, {apostrophes}, {plain}
             ))
         ) STORED
     )""",
+    # A table made before upload prompts existed: those uploads had none.
+    "ALTER TABLE audios ADD COLUMN IF NOT EXISTS prompt text",
     "CREATE INDEX IF NOT EXISTS audios_owner_newest ON audios (owner_id, created_at DESC, id DESC)",
     "CREATE INDEX IF NOT EXISTS audios_newest ON audios (created_at DESC, id DESC)",
     "CREATE INDEX IF NOT EXISTS audios_search ON audios USING gin (search)",

@@ -24,7 +24,10 @@ class UsersView(TrackedView):
     create = (
         "CREATE TABLE IF NOT EXISTS users ("
         "id uuid PRIMARY KEY, phone text NOT NULL, role text NOT NULL, "
-        "created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL)",
+        "created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL, "
+        "vocabulary jsonb NOT NULL DEFAULT '[]')",
+        # A table made before vocabularies existed: no user had one then.
+        "ALTER TABLE users ADD COLUMN IF NOT EXISTS vocabulary jsonb NOT NULL DEFAULT '[]'",
     )
 
     def register(self, row: UserRow, tracking: Tracking) -> None:
@@ -39,6 +42,27 @@ class UsersView(TrackedView):
                 (role.value, at, user_id),
             )
             self._insert_tracking(curs, tracking)
+
+    def set_vocabulary(
+        self, user_id: UUID, terms: list[str], at: datetime, tracking: Tracking
+    ) -> None:
+        changes = USER_COLUMNS.changes({"vocabulary": terms, "updated_at": at})
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(
+                f"UPDATE {self.table} SET vocabulary = %s, updated_at = %s "  # noqa: S608
+                "WHERE id = %s",
+                (changes["vocabulary"], changes["updated_at"], user_id),
+            )
+            self._insert_tracking(curs, tracking)
+
+    def vocabulary_of(self, user_id: UUID) -> list[str]:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                f"SELECT vocabulary FROM {self.table} WHERE id = %s",  # noqa: S608
+                (user_id,),
+            )
+            record = curs.fetchone()
+        return [] if record is None else [str(t) for t in record["vocabulary"]]
 
     def remove(self, user_id: UUID, tracking: Tracking) -> None:
         with self.datastore.transaction(commit=True) as curs:

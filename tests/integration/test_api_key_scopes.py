@@ -58,6 +58,7 @@ NEEDS: dict[str, Scope | str | None] = {
     "Mutation.retryTranscription": WRITE,
     "Mutation.cancelTranscription": WRITE,
     "Mutation.deleteAccount": ACCOUNT,
+    "Mutation.setVocabulary": ACCOUNT,
     "Mutation.signOut": ACCOUNT,
     "Mutation.signOutEverywhere": ACCOUNT,
     "Mutation.revokeSession": ACCOUNT,

@@ -141,6 +141,7 @@ def test_an_event_the_view_cannot_apply_is_parked_and_other_users_go_on(
         blob_key="nothing",
         duration_seconds=1.0,
         language=None,
+        prompt=None,
     )
     poison_position = store.recordings.save(poison)[-1].notification.id
     assert poison_position is not None

@@ -28,6 +28,7 @@ def recording() -> Recording:
         blob_key="k",
         duration_seconds=1.0,
         language=None,
+        prompt=None,
     )
 
 
