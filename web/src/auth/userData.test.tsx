@@ -63,7 +63,7 @@ function library(filename: string) {
   };
 }
 const account = {
-  me: { __typename: "User", id: "u1", phoneNumber: "+998901234567", createdAt: "2026-12-01T10:00:00+00:00" },
+  me: { __typename: "User", id: "u1", phoneNumber: "+998901234567", createdAt: "2026-12-01T10:00:00+00:00", vocabulary: [] },
   sessions: [],
 };
 

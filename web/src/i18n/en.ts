@@ -169,4 +169,14 @@ export const en = {
   "acc.deleteWord": "DELETE",
   "acc.deleteType": "Type {word} to confirm",
   "acc.deleteButton": "Delete account",
+
+  "vocab.title": "Vocabulary",
+  "vocab.intro": "Names and terms that come up in your recordings: people, places, products. Transcription is steered towards writing them the way you do.",
+  "vocab.label": "Names and terms, one per line",
+  "vocab.placeholder": "For example:\nDilnoza Karimova\nChorsu\nUzAuto Motors",
+  "vocab.hint": "A comma separates terms too. Changes apply to transcriptions that start from now on; finished transcripts stay as they are.",
+  "vocab.preview": "Terms to save",
+  "vocab.save": "Save vocabulary",
+  "vocab.saved": "Vocabulary saved. It applies to transcriptions that start from now on.",
+  "vocab.badTerm": "Check this term:",
 } as const;

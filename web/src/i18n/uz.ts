@@ -171,4 +171,14 @@ export const uz: Dictionary = {
   "acc.deleteWord": "OʻCHIRISH",
   "acc.deleteType": "Tasdiqlash uchun {word} deb yozing",
   "acc.deleteButton": "Hisobni butunlay oʻchirish",
+
+  "vocab.title": "Lugʻat",
+  "vocab.intro": "Yozuvlaringizda uchraydigan ismlar va atamalar: odamlar, joylar, mahsulotlar nomlari. Matnga aylantirishda ular aynan siz yozgandek yozilishiga harakat qilinadi.",
+  "vocab.label": "Ismlar va atamalar, har biri alohida qatorda",
+  "vocab.placeholder": "Masalan:\nDilnoza Karimova\nChorsu\nUzAuto Motors",
+  "vocab.hint": "Vergul ham atamalarni ajratadi. Oʻzgarishlar bundan keyin boshlanadigan matnga aylantirishlarga taʼsir qiladi; tayyor matnlar oʻzgarmaydi.",
+  "vocab.preview": "Saqlanadigan atamalar",
+  "vocab.save": "Lugʻatni saqlash",
+  "vocab.saved": "Lugʻat saqlandi. U bundan keyin boshlanadigan matnga aylantirishlarga taʼsir qiladi.",
+  "vocab.badTerm": "Shu atamani tekshiring:",
 };

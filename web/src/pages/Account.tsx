@@ -4,11 +4,12 @@ import { graphql } from "../gql";
 import { useLang, useT } from "../i18n";
 import { leaveAfterSignOut } from "../auth/userData";
 import { deviceName, formatDateTime } from "../lib/format";
+import { VocabularyEditor } from "../components/VocabularyEditor";
 import { useDocumentTitle } from "../lib/useDocumentTitle";
 
 const AccountQuery = graphql(`
   query Account {
-    me { id phoneNumber createdAt }
+    me { id phoneNumber createdAt vocabulary }
     sessions { id createdAt lastUsedAt expiresAt device ipAddress clientType current }
   }
 `);
@@ -80,6 +81,11 @@ export function AccountPage() {
             <dt>{t("acc.since")}</dt>
             <dd>{formatDateTime(data.me.createdAt, lang)}</dd>
           </dl>
+          <section id="vocabulary" aria-labelledby="vocabulary-h">
+            <h2 id="vocabulary-h">{t("vocab.title")}</h2>
+            <p className="hint">{t("vocab.intro")}</p>
+            <VocabularyEditor key={data.me.id} initial={data.me.vocabulary} />
+          </section>
           <section aria-labelledby="sessions-h">
             <h2 id="sessions-h">{t("acc.sessions")}</h2>
             <ul className="sessions">
