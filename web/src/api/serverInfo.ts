@@ -7,6 +7,7 @@ const ServerInfoQuery = graphql(`
       maxUploadBytes
       maxAudioSeconds
       languages { code name supported }
+      refusesUnsupportedLanguages
     }
   }
 `);

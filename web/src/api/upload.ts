@@ -9,12 +9,14 @@ import { apiHeaders } from "./fetch";
 import { freshAccessToken, refreshSession, tokenRejected } from "../auth/session";
 
 export const UploadAudio = graphql(`
-  mutation UploadAudio($file: Upload!, $language: String) {
-    uploadAudio(file: $file, language: $language) {
+  mutation UploadAudio($file: Upload!, $language: String, $prompt: String) {
+    uploadAudio(file: $file, language: $language, prompt: $prompt) {
       __typename
       ... on Audio { id filename status }
       ... on FileTooLarge { maxBytes }
       ... on InvalidAudio { reason }
+      ... on InvalidPrompt { maxChars }
+      ... on UnsupportedLanguage { language }
       ... on Error { code message }
     }
   }
@@ -28,6 +30,12 @@ export type UploadOutcome =
   | { kind: "network" }
   | { kind: "aborted" }
   | { kind: "unauthenticated" };
+
+/** What is sent with the file: its language (null: detected) and what it is about. */
+export interface UploadOptions {
+  language: string | null;
+  prompt?: string | null;
+}
 
 export interface UploadHandle {
   done: Promise<UploadOutcome>;
@@ -58,7 +66,7 @@ function outcomeOf(status: number, text: string): UploadOutcome {
 
 function sendOnce(
   file: File,
-  language: string | null,
+  { language, prompt }: UploadOptions,
   token: string | null,
   onProgress: (loaded: number, total: number) => void,
   register: (xhr: XMLHttpRequest) => void,
@@ -69,7 +77,8 @@ function sendOnce(
     const form = new FormData();
     form.append(
       "operations",
-      JSON.stringify({ query: stringifyDocument(UploadAudio), variables: { file: null, language } }),
+      // No prompt, no variable: the request is the one it was before prompts existed.
+      JSON.stringify({ query: stringifyDocument(UploadAudio), variables: { file: null, language, ...(prompt ? { prompt } : {}) } }),
     );
     form.append("map", JSON.stringify({ "0": ["variables.file"] }));
     form.append("0", file, file.name);
@@ -89,7 +98,7 @@ function sendOnce(
 /** Upload one file; an expired token is refreshed and the upload sent once more. */
 export function uploadAudio(
   file: File,
-  language: string | null,
+  options: UploadOptions,
   onProgress: (loaded: number, total: number) => void,
 ): UploadHandle {
   let current: XMLHttpRequest | null = null;
@@ -100,11 +109,11 @@ export function uploadAudio(
   const done = (async (): Promise<UploadOutcome> => {
     const token = await freshAccessToken();
     if (aborted) return { kind: "aborted" };
-    const first = await sendOnce(file, language, token, onProgress, register);
+    const first = await sendOnce(file, options, token, onProgress, register);
     if (first.kind !== "unauthenticated" || aborted) return first;
     tokenRejected(token);
     if ((await refreshSession()) !== "ok") return first;
-    return sendOnce(file, language, await freshAccessToken(), onProgress, register);
+    return sendOnce(file, options, await freshAccessToken(), onProgress, register);
   })();
   return {
     done,

@@ -65,6 +65,7 @@ const info = {
       { __typename: "LanguageSupport", code: "ru", name: "Русский", supported: true },
       { __typename: "LanguageSupport", code: "en", name: "English", supported: true },
     ],
+    refusesUnsupportedLanguages: false,
   },
 };
 
@@ -193,5 +194,69 @@ describe("the upload queue", () => {
     fakeApi({ ServerInfo: () => info });
     renderWithClient(<UploadPanel queue={new UploadQueue()} />);
     expect(await screen.findByRole("status")).toHaveTextContent(sentence);
+  });
+
+  it("sends the description with the files added while it is there, and counts its characters", async () => {
+    await setup();
+    await userEvent.click(screen.getByText("Describe the recording (optional)"));
+    const prompt = screen.getByRole("textbox", { name: "What is this recording about? Names, topic…" });
+    expect(prompt).toHaveAttribute("maxlength", "800");
+    expect(prompt).toHaveAccessibleDescription(expect.stringContaining("0 of 800 characters"));
+    await userEvent.type(prompt, "Board meeting: Dilnoza, Oʻktam");
+    expect(screen.getByText("30 of 800 characters")).toBeInTheDocument();
+
+    await userEvent.upload(screen.getByLabelText("Upload recordings"), [file("1.mp3", 1), file("2.mp3", 1)]);
+    await waitFor(() => expect(FakeXhr.all).toHaveLength(2));
+    for (const xhr of FakeXhr.all) {
+      expect(JSON.parse(String(xhr.body?.get("operations"))).variables).toEqual({
+        file: null,
+        language: null,
+        prompt: "Board meeting: Dilnoza, Oʻktam",
+      });
+    }
+
+    // Cleared: the next file goes without one (no variable at all).
+    await userEvent.clear(prompt);
+    await userEvent.upload(screen.getByLabelText("Upload recordings"), file("3.mp3", 1));
+    FakeXhr.all[0]!.answer(200, { data: { uploadAudio: { __typename: "Audio", id: "x", filename: "1.mp3", status: "QUEUED" } } });
+    await waitFor(() => expect(FakeXhr.all).toHaveLength(3));
+    expect(JSON.parse(String(FakeXhr.all[2]!.body?.get("operations"))).variables).toEqual({ file: null, language: null });
+  });
+
+  it.each([
+    [
+      "InvalidPrompt",
+      { __typename: "InvalidPrompt", code: "INVALID_PROMPT", message: "The prompt must be plain text of at most 800 characters.", maxChars: 800 },
+    ],
+    [
+      "UnsupportedLanguage",
+      {
+        __typename: "UnsupportedLanguage",
+        code: "UNSUPPORTED_LANGUAGE",
+        message: "This server's model is not known to handle uz. An administrator has to configure a model for it in WHISPER_MODELS.",
+        language: "uz",
+      },
+    ],
+  ])("shows %s beside the file", async (_name, refusal) => {
+    await setup();
+    await userEvent.click(screen.getByText("Describe the recording (optional)"));
+    await userEvent.type(screen.getByRole("textbox", { name: "What is this recording about? Names, topic…" }), "x");
+    await userEvent.upload(screen.getByLabelText("Upload recordings"), file("talk.mp3", 10));
+    await waitFor(() => expect(FakeXhr.all).toHaveLength(1));
+    FakeXhr.all[0]!.answer(200, { data: { uploadAudio: refusal } });
+    const row = (await screen.findByText("talk.mp3")).closest("li")!;
+    expect(await within(row).findByRole("alert")).toHaveTextContent(refusal.message);
+    expect(within(row).getByText("Not accepted")).toBeInTheDocument();
+    expect(within(row).queryByRole("link", { name: "Open" })).toBeNull();
+  });
+
+  it("says an Uzbek upload will be refused when the server refuses languages its model does not handle", async () => {
+    fakeApi({ ServerInfo: () => ({ serverInfo: { ...info.serverInfo, refusesUnsupportedLanguages: true } }) });
+    renderWithClient(<UploadPanel queue={new UploadQueue()} />);
+    await screen.findByText(/Up to 1 kB per file/);
+    await userEvent.selectOptions(screen.getByLabelText("Recording language"), "uz");
+    expect(screen.getByRole("status")).toHaveTextContent(
+      "The speech model on this server does not handle Uzbek yet: uploads in it will be refused.",
+    );
   });
 });

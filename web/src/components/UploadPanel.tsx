@@ -1,9 +1,10 @@
 import { useEffect, useId, useState, useSyncExternalStore, type DragEvent } from "react";
-import { useLang, useT, type MessageKey, type Translate } from "../i18n";
+import { useLang, useT, type Translate } from "../i18n";
 import type { Lang } from "../i18n/lang";
 import { uploads as defaultQueue, type UploadItem, type UploadQueue } from "../upload/queue";
 import { useServerInfo } from "../api/serverInfo";
 import { displayName, formatBytes, formatExactBytes, formatPercent } from "../lib/format";
+import { languageWord } from "../lib/languages";
 import { Link } from "../router";
 import { Recorder } from "./Recorder";
 
@@ -15,8 +16,8 @@ export const RECORDING_LANGUAGES = [
   { code: "en", name: "English" },
 ] as const;
 
-/** A language's name as a word of the UI's own language ("Uzbek", «узбекский», "oʻzbek"). */
-const LANGUAGE_WORDS: Record<string, MessageKey> = { uz: "language.uz", ru: "language.ru", en: "language.en" };
+/** The server's bound on uploadAudio's prompt (InvalidPrompt.maxChars). */
+export const MAX_PROMPT_CHARS = 800;
 
 function rememberedLanguage(): string {
   try {
@@ -53,10 +54,14 @@ export function UploadPanel({ queue = defaultQueue, compact = false }: { queue?:
   const lang = useLang();
   const inputId = useId();
   const languageId = useId();
+  const promptId = useId();
   const info = useServerInfo();
   const items = useSyncExternalStore(queue.subscribe, queue.snapshot, queue.snapshot);
   const [language, setLanguage] = useState(rememberedLanguage);
   const [dragging, setDragging] = useState(false);
+  // For the files added while it is there (kept for the next ones, as the language is).
+  const [prompt, setPrompt] = useState("");
+  const [promptOpen, setPromptOpen] = useState(false);
 
   useEffect(() => {
     if (info) queue.maxUploadBytes = info.maxUploadBytes;
@@ -73,7 +78,7 @@ export function UploadPanel({ queue = defaultQueue, compact = false }: { queue?:
 
   const addFiles = (files: FileList | File[] | null): void => {
     if (!files || files.length === 0) return;
-    queue.add(Array.from(files), language || null);
+    queue.add(Array.from(files), language || null, prompt);
   };
 
   const onDrop = (event: DragEvent): void => {
@@ -84,6 +89,7 @@ export function UploadPanel({ queue = defaultQueue, compact = false }: { queue?:
 
   const chosen = info?.languages.find((l) => l.code === language);
   const unsupported = chosen !== undefined && !chosen.supported;
+  const promptSet = prompt.trim() !== "";
 
   return (
     <section className={compact ? "upload compact" : "upload"} aria-labelledby={`${inputId}-title`}>
@@ -128,10 +134,36 @@ export function UploadPanel({ queue = defaultQueue, compact = false }: { queue?:
         </div>
         <Recorder onRecorded={(file) => addFiles([file])} />
       </div>
+      <details className="upload-prompt" open={promptOpen} onToggle={(e) => setPromptOpen(e.currentTarget.open)}>
+        <summary>
+          {t("upload.promptToggle")}
+          {promptSet && <span className="prompt-set"> · {t("upload.promptSet")}</span>}
+        </summary>
+        <div className="field">
+          <label htmlFor={promptId}>{t("upload.promptLabel")}</label>
+          <textarea
+            id={promptId}
+            rows={2}
+            maxLength={MAX_PROMPT_CHARS}
+            value={prompt}
+            dir="auto"
+            aria-describedby={`${promptId}-hint ${promptId}-count`}
+            onChange={(e) => setPrompt(e.target.value)}
+          />
+          <div className="prompt-foot">
+            <span id={`${promptId}-hint`} className="hint small">
+              {t("upload.promptHint")} <Link to="/account">{t("upload.promptVocabulary")}</Link>
+            </span>
+            <span id={`${promptId}-count`} className="hint small counter">
+              {t("upload.promptCount", { n: prompt.length, max: MAX_PROMPT_CHARS })}
+            </span>
+          </div>
+        </div>
+      </details>
       {unsupported && (
         <p className="warning" role="status">
-          {t("upload.unsupportedLanguage", {
-            language: LANGUAGE_WORDS[chosen.code] ? t(LANGUAGE_WORDS[chosen.code] as MessageKey) : chosen.name,
+          {t(info?.refusesUnsupportedLanguages ? "upload.unsupportedLanguageRefused" : "upload.unsupportedLanguage", {
+            language: languageWord(chosen.code, t, lang),
           })}
         </p>
       )}

@@ -78,6 +78,13 @@ export const en = {
   "upload.tryAgain": "Upload again",
   "upload.open": "Open",
   "upload.dismiss": "Dismiss",
+  "upload.unsupportedLanguageRefused": "The speech model on this server does not handle {language} yet: uploads in it will be refused.",
+  "upload.promptToggle": "Describe the recording (optional)",
+  "upload.promptSet": "added",
+  "upload.promptLabel": "What is this recording about? Names, topic…",
+  "upload.promptHint": "Given to the speech model with the files you add next.",
+  "upload.promptVocabulary": "Names that come up in all your recordings belong in your vocabulary.",
+  "upload.promptCount": "{n} of {max} characters",
 
   "record.start": "Record",
   "record.recording": "Recording from the microphone",

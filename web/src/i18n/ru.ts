@@ -80,6 +80,13 @@ export const ru: Dictionary = {
   "upload.tryAgain": "Загрузить снова",
   "upload.open": "Открыть",
   "upload.dismiss": "Скрыть",
+  "upload.unsupportedLanguageRefused": "Речевая модель на этом сервере пока не распознаёт {language} язык: загрузки на нём сервер не примет.",
+  "upload.promptToggle": "Описание записи (необязательно)",
+  "upload.promptSet": "добавлено",
+  "upload.promptLabel": "О чём эта запись? Имена, тема…",
+  "upload.promptHint": "Описание передаётся речевой модели вместе с файлами, которые вы добавите дальше.",
+  "upload.promptVocabulary": "Имена, которые встречаются во всех ваших записях, лучше добавить в словарь.",
+  "upload.promptCount": "{n} из {max} символов",
 
   "record.start": "Записать",
   "record.recording": "Запись с микрофона",

@@ -80,6 +80,13 @@ export const uz: Dictionary = {
   "upload.tryAgain": "Qayta yuklash",
   "upload.open": "Ochish",
   "upload.dismiss": "Yopish",
+  "upload.unsupportedLanguageRefused": "Bu serverdagi nutq modeli {language} tilini hali tanimaydi: bu tildagi yozuvlar qabul qilinmaydi.",
+  "upload.promptToggle": "Yozuv haqida izoh (ixtiyoriy)",
+  "upload.promptSet": "qoʻshildi",
+  "upload.promptLabel": "Yozuv nima haqida? Ismlar, mavzu…",
+  "upload.promptHint": "Izoh bundan keyin qoʻshiladigan fayllar bilan birga nutq modeliga beriladi.",
+  "upload.promptVocabulary": "Barcha yozuvlaringizda uchraydigan ismlarni lugʻatingizga qoʻshing.",
+  "upload.promptCount": "{n} / {max} belgi",
 
   "record.start": "Ovoz yozish",
   "record.recording": "Mikrofondan yozilmoqda",

@@ -12,6 +12,8 @@ export interface UploadItem {
   id: number;
   file: File;
   language: string | null;
+  /** What the user said the recording is about, sent with it (null: nothing). */
+  prompt: string | null;
   state: UploadState;
   loaded: number;
   total: number;
@@ -42,12 +44,14 @@ export class UploadQueue {
     return () => this.listeners.delete(listener);
   };
 
-  add(files: Iterable<File>, language: string | null): void {
+  add(files: Iterable<File>, language: string | null, prompt: string | null = null): void {
+    const about = prompt?.trim() || null;
     for (const file of files) {
       const item: UploadItem = {
         id: this.nextId++,
         file,
         language,
+        prompt: about,
         state: "waiting",
         loaded: 0,
         total: file.size,
@@ -115,7 +119,7 @@ export class UploadQueue {
 
   private start(item: UploadItem): void {
     this.update(item.id, { state: "uploading", loaded: 0 });
-    const handle = this.upload(item.file, item.language, (loaded, total) =>
+    const handle = this.upload(item.file, { language: item.language, prompt: item.prompt }, (loaded, total) =>
       this.update(item.id, { loaded, total }),
     );
     this.handles.set(item.id, handle);
