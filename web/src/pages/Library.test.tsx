@@ -98,4 +98,20 @@ describe("the library", () => {
     expect(input).toBeEnabled();
     expect(screen.getByLabelText("Recording language")).toBeEnabled();
   });
+
+  it("marks a recording in a language the server's model is not known to handle", async () => {
+    const flagged = { ...page.audios.items[0]!, id: "a2", filename: "uzbek.mp3", language: "uz", languageUnsupported: true };
+    fakeApi({
+      ServerInfo: () => info,
+      Library: () => ({ audios: { ...page.audios, total: 2, items: [flagged, { ...page.audios.items[0]!, languageUnsupported: false }] } }),
+    });
+    renderWithClient(<LibraryPage />);
+    const item = (await screen.findByRole("link", { name: "uzbek.mp3" })).closest("li")!;
+    const marker = item.querySelector(".lang-unsupported");
+    expect(marker).toHaveTextContent("UZ");
+    expect(marker).toHaveAttribute("title", "the speech model is not known to handle this language");
+    expect(marker).toHaveTextContent(": the speech model is not known to handle this language");
+    const other = screen.getByRole("link", { name: "meeting.mp3" }).closest("li")!;
+    expect(other.querySelector(".lang-unsupported")).toBeNull();
+  });
 });

@@ -22,7 +22,7 @@ const Library = graphql(`
       total
       skip
       limit
-      items { id filename durationSeconds language status progress error createdAt version queuePosition etaSeconds }
+      items { id filename durationSeconds language languageUnsupported status progress error createdAt version queuePosition etaSeconds }
     }
   }
 `);
@@ -37,7 +37,7 @@ export const MyAudioEvents = graphql(`
       error
       queuePosition
       etaSeconds
-      audio { id filename durationSeconds language status progress error createdAt version queuePosition etaSeconds }
+      audio { id filename durationSeconds language languageUnsupported status progress error createdAt version queuePosition etaSeconds }
     }
   }
 `);
@@ -235,7 +235,16 @@ export function LibraryPage() {
                 <div className="audio-meta hint">
                   <QueueInfo position={item.queuePosition} eta={item.etaSeconds} />
                   <span>{formatClock(item.durationSeconds)}</span>
-                  {item.language && <span>{item.language.toUpperCase()}</span>}
+                  {item.language &&
+                    (item.languageUnsupported ? (
+                      <span className="lang-unsupported" title={t("library.languageUnsupported")}>
+                        {item.language.toUpperCase()}
+                        <span aria-hidden="true">{" \u26A0\uFE0E"}</span>
+                        <span className="visually-hidden">: {t("library.languageUnsupported")}</span>
+                      </span>
+                    ) : (
+                      <span>{item.language.toUpperCase()}</span>
+                    ))}
                   <span>{formatDateTime(item.createdAt, lang)}</span>
                 </div>
                 {item.status === "PROCESSING" && <TranscriptionProgress progress={item.progress} name={displayName(item.filename)} />}

@@ -24,6 +24,8 @@ function recording(version: number, segments: Seg[]) {
     progress: 1,
     language: "en",
     languageUncertain: false,
+    languageUnsupported: false,
+    prompt: null as string | null,
     transcriptText: segments.map((s) => s.text).join(" "),
     error: null,
     version,
@@ -58,7 +60,7 @@ beforeEach(() => setLang("en"));
 
 describe("the recording page", () => {
   it("shows segments with their start, one audio element and the four exports", async () => {
-    fakeApi({ Recording: () => ({ audio: recording(3, ORIGINAL) }) });
+    const api = fakeApi({ Recording: () => ({ audio: recording(3, ORIGINAL) }) });
     renderWithClient(<RecordingPage id="a1" />);
     expect(await screen.findByRole("heading", { level: 1, name: "meeting.mp3" })).toBeInTheDocument();
     expect(document.querySelectorAll("audio")).toHaveLength(1);
@@ -66,6 +68,53 @@ describe("the recording page", () => {
     for (const name of ["TXT", "SRT", "VTT", "JSON"]) {
       expect(screen.getByRole("link", { name })).toHaveAttribute("href", `/audio/a1/export/${name.toLowerCase()}`);
     }
+    // Not Uzbek: no Cyrillic asked for (the server would refuse it), no warning, no description.
+    expect(api.of("CyrillicExports")).toHaveLength(0);
+    expect(screen.queryByText(/Cyrillic/)).toBeNull();
+    expect(screen.queryByText(/not known to handle/)).toBeNull();
+    expect(screen.queryByText(/Described at upload/)).toBeNull();
+  });
+
+  it("offers an Uzbek recording's exports in Cyrillic too, each named apart from the Latin ones", async () => {
+    const api = fakeApi({
+      Recording: () => ({ audio: { ...recording(3, ORIGINAL), language: "uz" } }),
+      CyrillicExports: () => ({
+        audio: {
+          __typename: "Audio",
+          id: "a1",
+          txt: "/audio/a1/export/txt?script=cyrl",
+          srt: "/audio/a1/export/srt?script=cyrl",
+          vtt: "/audio/a1/export/vtt?script=cyrl",
+          json: "/audio/a1/export/json?script=cyrl",
+        },
+      }),
+    });
+    renderWithClient(<RecordingPage id="a1" />);
+    const downloads = await screen.findByRole("navigation", { name: "Download" });
+    await within(downloads).findByText("Uzbek Cyrillic:");
+    for (const name of ["TXT", "SRT", "VTT", "JSON"]) {
+      const format = name.toLowerCase();
+      expect(within(downloads).getByRole("link", { name })).toHaveAttribute("href", `/audio/a1/export/${format}`);
+      expect(within(downloads).getByRole("link", { name: `${name} (Cyrillic)` })).toHaveAttribute(
+        "href",
+        `/audio/a1/export/${format}?script=cyrl`,
+      );
+    }
+    expect(api.of("CyrillicExports")[0]?.variables).toEqual({ id: "a1" });
+  });
+
+  it("warns when the server's model is not known to handle the language, and shows the upload's description", async () => {
+    fakeApi({
+      Recording: () => ({
+        audio: { ...recording(3, ORIGINAL), language: "tr", languageUnsupported: true, prompt: "Board meeting: Dilnoza, Oʻktam" },
+      }),
+    });
+    renderWithClient(<RecordingPage id="a1" />);
+    expect(
+      await screen.findByText("The speech model on this server is not known to handle Turkish: the transcript may be poor."),
+    ).toHaveClass("warning");
+    const note = screen.getByText(/Described at upload/);
+    expect(note).toHaveTextContent("Described at upload: Board meeting: Dilnoza, Oʻktam");
   });
 
   it("seeks the player to a segment's start when it is clicked", async () => {

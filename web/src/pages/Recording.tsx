@@ -9,6 +9,7 @@ import { FullTextEditor, SegmentRow } from "../components/Transcript";
 import type { SaveResult } from "../components/useDraftEditor";
 import { ConfirmButton } from "../components/ConfirmButton";
 import { displayName, formatBytes, formatClock, formatDateTime } from "../lib/format";
+import { languageWord } from "../lib/languages";
 import { clearDrafts } from "../lib/drafts";
 import { useDocumentTitle } from "../lib/useDocumentTitle";
 
@@ -25,6 +26,8 @@ graphql(`
     etaSeconds
     language
     languageUncertain
+    languageUnsupported
+    prompt
     transcriptText
     error
     version
@@ -49,6 +52,22 @@ graphql(`
 export const RecordingQuery = graphql(`
   query Recording($id: ID!) {
     audio(id: $id) { ...RecordingFields }
+  }
+`);
+
+/**
+ * Uzbek Cyrillic exports: asked for on their own, and only for an Uzbek recording (the
+ * server refuses CYRL for any other, which would fail the page's whole query).
+ */
+const CyrillicExports = graphql(`
+  query CyrillicExports($id: ID!) {
+    audio(id: $id) {
+      id
+      txt: exportUrl(format: TXT, script: CYRL)
+      srt: exportUrl(format: SRT, script: CYRL)
+      vtt: exportUrl(format: VTT, script: CYRL)
+      json: exportUrl(format: JSON, script: CYRL)
+    }
   }
 `);
 
@@ -181,10 +200,17 @@ export function RecordingPage({ id }: { id: string }) {
   const queuePosition = liveApplies ? live.queuePosition : audio?.queuePosition;
   const etaSeconds = liveApplies ? live.etaSeconds : audio?.etaSeconds;
 
+  const uzbekDone = audio?.language === "uz" && status === "COMPLETED";
+  const [cyrillic, reexecuteCyrillic] = useQuery({ query: CyrillicExports, variables: { id }, pause: !uzbekDone });
+  const cyrl = uzbekDone ? cyrillic.data?.audio : null;
+
   useEffect(() => {
-    const timer = setInterval(refetch, URL_REFRESH_MS);
+    const timer = setInterval(() => {
+      refetch();
+      if (uzbekDone) reexecuteCyrillic({ requestPolicy: "network-only" });
+    }, URL_REFRESH_MS);
     return () => clearInterval(timer);
-  }, [refetch]);
+  }, [refetch, reexecuteCyrillic, uzbekDone]);
 
   // The player keeps its source while links refresh; a new one only after it failed.
   const player = useRef<HTMLAudioElement>(null);
@@ -356,6 +382,16 @@ export function RecordingPage({ id }: { id: string }) {
         <span>{formatDateTime(audio.createdAt, lang)}</span>
         <Link to={`/audio/${audio.id}/history`}>{t("rec.history")}</Link>
       </div>
+      {audio.prompt && (
+        <p className="prompt-note hint small">
+          {t("rec.prompt")}: <q dir="auto">{audio.prompt}</q>
+        </p>
+      )}
+      {audio.languageUnsupported && (
+        <p className="warning">
+          {t("rec.languageUnsupported", { language: audio.language ? languageWord(audio.language, t, lang) : "?" })}
+        </p>
+      )}
       {status === "PROCESSING" && <TranscriptionProgress progress={progress} name={name ?? ""} />}
       {status === "QUEUED" && <p className="hint">{t("rec.queued")}</p>}
       {(status === "QUEUED" || status === "PROCESSING") && (
@@ -429,12 +465,26 @@ export function RecordingPage({ id }: { id: string }) {
           <h2 id="transcript-h">{t("rec.transcript")}</h2>
           {completed && (
             <nav className="exports" aria-label={t("rec.exports")}>
-              <span className="hint">{t("rec.exports")}:</span>
-              {EXPORTS.map(([label, key]) => (
-                <a key={key} href={audio[key]} download>
-                  {label}
-                </a>
-              ))}
+              <div className="export-group">
+                <span className="hint">{t("rec.exports")}:</span>
+                {EXPORTS.map(([label, key]) => (
+                  <a key={key} href={audio[key]} download>
+                    {label}
+                  </a>
+                ))}
+              </div>
+              {cyrl && (
+                <div className="export-group">
+                  <span className="hint">
+                    {t("rec.exportsCyrl")}:
+                  </span>
+                  {EXPORTS.map(([label, key]) => (
+                    <a key={key} href={cyrl[key]} download aria-label={`${label} ${t("rec.cyrlSuffix")}`}>
+                      {label}
+                    </a>
+                  ))}
+                </div>
+              )}
             </nav>
           )}
         </div>
