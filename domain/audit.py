@@ -113,6 +113,12 @@ def _cancelled(e: Any) -> tuple[str, Said]:
     return str(e.actor_id), ("Transcription cancelled", "AUDIT_CANCELLED", {})
 
 
+def _renamed(e: Any) -> tuple[str, Said]:
+    # The label only: the name is personal data (often a person's own name).
+    said = (f"Speaker {e.speaker} renamed", "AUDIT_SPEAKER_RENAMED", {"speaker": e.speaker})
+    return str(e.editor_id), said
+
+
 def _deleted(e: Any) -> tuple[str, Said]:
     return str(e.actor_id), ("Deleted, audio and data key erased", "AUDIT_DELETED", {})
 
@@ -125,6 +131,7 @@ _DESCRIBE: dict[type, tuple[str, Callable[[Any], tuple[str, Said]]]] = {
     Recording.TranscriptionFailed: ("TranscriptionFailed", _failed),
     Recording.TranscriptionRequeued: ("TranscriptionRequeued", _requeued),
     Recording.TranscriptionCancelled: ("TranscriptionCancelled", _cancelled),
+    Recording.SpeakerRenamed: ("SpeakerRenamed", _renamed),
     Recording.AudioDeleted: ("AudioDeleted", _deleted),
 }
 

@@ -10,6 +10,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain.errors import DomainError
+from domain.speaker_names import UnknownSpeakerError, clean_speaker_name, speakers_in
 from domain.text import unstorable_reason
 
 
@@ -136,6 +137,11 @@ class Recording(Aggregate):
     class AudioDeleted(Event):
         actor_id: UUID
 
+    class SpeakerRenamed(Event):
+        speaker: str  # the label the engine gave, S1, S2, …
+        name: str  # personal data: in the payload only, encrypted and erased with it
+        editor_id: UUID
+
     class TranscriptionStarted(Event):
         worker: str
         attempt: int
@@ -196,6 +202,8 @@ class Recording(Aggregate):
         self.language_probability: float | None = None
         self.language_uncertain = False
         self.model_name: str | None = None
+        # label -> name, kept across transcriptions (a new one labels in the same order)
+        self.speaker_names: dict[str, str] = {}
 
     def trigger_event(self, event_class: Any, **kwargs: Any) -> None:
         if isinstance(event_class, type) and issubclass(event_class, Recording.Event):
@@ -237,6 +245,19 @@ class Recording(Aggregate):
             segment_edits=[{"id": e.segment_id, "text": e.text} for e in segment_edits],
             editor_id=editor_id,
         )
+
+    def rename_speaker(
+        self, editor_id: UUID, speaker: str, name: str, expected_version: int | None
+    ) -> None:
+        """Name a speaker of the current transcript. The same name again changes nothing
+        (no event); a later transcription keeps the name for the label."""
+        self._check_live()
+        self.check_version(expected_version)
+        cleaned = clean_speaker_name(name)
+        if speaker not in speakers_in(self.segments):
+            raise UnknownSpeakerError("no segment of the transcript has that speaker")
+        if self.speaker_names.get(speaker) != cleaned:
+            self._record_rename(speaker=speaker, name=cleaned, editor_id=editor_id)
 
     def delete(self, actor_id: UUID) -> None:
         self._check_live()
@@ -312,6 +333,10 @@ class Recording(Aggregate):
         self.transcript_text, self.segments = apply_edit(
             self.transcript_text, self.segments, text, segment_edits
         )
+
+    @event(SpeakerRenamed)
+    def _record_rename(self, speaker: str, name: str, editor_id: UUID) -> None:
+        self.speaker_names = {**self.speaker_names, speaker: name}
 
     @event(AudioDeleted)
     def _record_deletion(self, actor_id: UUID) -> None:

@@ -131,14 +131,25 @@ class Recordings(Application[UUID]):
         if not principal.may_edit(recording.owner_id):
             raise NotPermittedError("only the owner edits a transcript")
         recording.edit_transcript(principal.user_id, text, segment_edits, expected_version)
-        try:
-            return self._save(recording)
-        except RecordConflictError:
-            # Someone else wrote this recording since we read it.
-            raise VersionConflictError(
-                expected_version if expected_version is not None else recording.version - 1,
-                self._current_version(recording_id),
-            ) from None
+        return self._save_edit(recording, expected_version)
+
+    def rename_speaker(
+        self,
+        principal: Principal,
+        recording_id: UUID,
+        speaker: str,
+        name: str,
+        expected_version: int | None,
+    ) -> Written:
+        """Name a speaker of the transcript (the owner only, as for edits). Renaming to
+        the name it has writes nothing: the answer is the recording as it is."""
+        recording = self.get(principal, recording_id)
+        if not principal.may_edit(recording.owner_id):
+            raise NotPermittedError("only the owner renames a speaker")
+        recording.rename_speaker(principal.user_id, speaker, name, expected_version)
+        if not recording.pending_events:
+            return Written(recording, 0)  # nothing new for a read model to reach
+        return self._save_edit(recording, expected_version)
 
     def delete(self, principal: Principal, recording_id: UUID) -> int:
         """Record the deletion, then erase: the blob and the data key go for good.
@@ -233,6 +244,16 @@ class Recordings(Application[UUID]):
         recording = self.get(principal, recording_id)
         recording.requeue(principal.user_id)
         return self._save(recording)
+
+    def _save_edit(self, recording: Recording, expected_version: int | None) -> Written:
+        """Save a person's change; someone else's write since we read it is a conflict."""
+        try:
+            return self._save(recording)
+        except RecordConflictError:
+            raise VersionConflictError(
+                expected_version if expected_version is not None else recording.version - 1,
+                self._current_version(recording.id),
+            ) from None
 
     def _save(self, recording: Recording) -> Written:
         recordings = self.save(recording)

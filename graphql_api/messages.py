@@ -162,6 +162,22 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "en": "The prompt must be plain text of at most {max_chars} characters.",
         "ru": "Подсказка должна быть обычным текстом не длиннее {max_chars} символов.",
     },
+    "INVALID_SPEAKER_NAME": {
+        "uz": "Ism saqlanmadi: u 1 dan {max_chars} belgigacha boʻlgan oddiy matn boʻlsin.",
+        "en": "The name was not saved: it must be plain text of 1 to {max_chars} characters.",
+        "ru": "Имя не сохранено: нужен обычный текст длиной от 1 до {max_chars} символов.",
+    },
+    "UNKNOWN_SPEAKER": {
+        "uz": "Matnda bunday soʻzlovchi yoʻq. Yozuvni yangilab, qayta urinib koʻring.",
+        "en": "No part of the transcript has that speaker. Reload the recording and try again.",
+        "ru": "В расшифровке нет такого спикера. Обновите запись и повторите.",
+    },
+    # Audio.speakers and exports: a speaker nobody has named yet.
+    "SPEAKER_DEFAULT_NAME": {
+        "uz": "Soʻzlovchi {number}",
+        "en": "Speaker {number}",
+        "ru": "Спикер {number}",
+    },
     "UNSUPPORTED_LANGUAGE": {
         "uz": "Bu serverdagi model {language} tilini tanimaydi. Administrator "
         "WHISPER_MODELS sozlamasida shu til uchun model koʻrsatishi kerak.",
@@ -344,6 +360,11 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "uz": "Matnga aylantirish bekor qilindi",
         "en": "Transcription cancelled",
         "ru": "Распознавание отменено",
+    },
+    "AUDIT_SPEAKER_RENAMED": {
+        "uz": "{speaker} soʻzlovchining ismi oʻzgartirildi",
+        "en": "Speaker {speaker} renamed",
+        "ru": "Спикер {speaker} переименован",
     },
     "AUDIT_DELETED": {
         "uz": "Oʻchirildi: audio va maʼlumot kaliti yoʻq qilindi",

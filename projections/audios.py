@@ -8,7 +8,7 @@ rebuild replays into. The PostgreSQL view is ``infrastructure.views.audios.Audio
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import singledispatchmethod
 from typing import Any, Protocol
@@ -20,7 +20,7 @@ from domain.erasure import ErasedEvent
 from domain.quota import QuotaUsage
 from domain.recordings import Recording, TranscriptionStatus, apply_edit
 from domain.text import storable
-from projections.columns import JSON_LIST, Columns, enum_value
+from projections.columns import JSON_LIST, JSON_OBJECT, Columns, enum_value
 from projections.projection import InMemoryTracking, TrackedWrites, ViewProjection
 
 MAX_PAGE = 100
@@ -66,6 +66,8 @@ class AudioRow:
     language_uncertain: bool = False
     model_name: str | None = None
     prompt: str | None = None  # what the upload told the model about itself
+    # label -> name given with renameSpeaker (kept across transcriptions, as the aggregate)
+    speaker_names: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def of(cls, r: Recording, created_at: datetime) -> AudioRow:
@@ -94,6 +96,7 @@ class AudioRow:
             language_uncertain=r.language_uncertain,
             model_name=r.model_name,
             prompt=r.prompt,
+            speaker_names=dict(r.speaker_names),
         )
 
 
@@ -110,10 +113,14 @@ def _storable(value: Any) -> Any:
     return value
 
 
-# The table's columns: AudioRow's fields, the two not stored as themselves declared here.
+# The table's columns: AudioRow's fields, those not stored as themselves declared here.
 AUDIO_COLUMNS = Columns(
     AudioRow,
-    {"status": enum_value(TranscriptionStatus), "segments": JSON_LIST},
+    {
+        "status": enum_value(TranscriptionStatus),
+        "segments": JSON_LIST,
+        "speaker_names": JSON_OBJECT,
+    },
     prepare=_storable,
 )
 
@@ -199,6 +206,13 @@ class AudiosProjection(ViewProjection[AudioWrites]):
         def change(row: AudioRow) -> dict[str, Any]:
             text, segments = apply_edit(row.transcript_text, row.segments, e.text, e.segment_edits)
             return {"transcript_text": text, "segments": segments}
+
+        self.view.update(e.originator_id, e.originator_version, e.timestamp, tracking, change)
+
+    @process_event.register
+    def _(self, e: Recording.SpeakerRenamed, tracking: Tracking) -> None:
+        def change(row: AudioRow) -> dict[str, Any]:
+            return {"speaker_names": {**row.speaker_names, e.speaker: e.name}}
 
         self.view.update(e.originator_id, e.originator_version, e.timestamp, tracking, change)
 

@@ -35,6 +35,8 @@ def enum_value(kind: type[Enum]) -> Conversion:
 
 # A JSON list: stored as JSON text (the column's type parses it), read back as a list.
 JSON_LIST = Conversion(store=json.dumps, load=lambda value: list(value or []))
+# A JSON object: the same, read back as a dict.
+JSON_OBJECT = Conversion(store=json.dumps, load=lambda value: dict(value or {}))
 
 
 @dataclass(frozen=True)

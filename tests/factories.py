@@ -33,6 +33,15 @@ def transcript_facts(
     return replace(facts, **fields)
 
 
+def spoken_by(facts: TranscriptFacts, *speakers: str | None) -> TranscriptFacts:
+    """``facts`` with segment i labelled ``speakers[i]`` (as the speaker engine labels
+    them: S1, S2, … in order of first appearance; None for a segment it could not tell)."""
+    if len(speakers) != len(facts.segments):
+        raise ValueError(f"{len(facts.segments)} segments, {len(speakers)} speakers")
+    segments = [{**s, "speaker": who} for s, who in zip(facts.segments, speakers, strict=True)]
+    return replace(facts, segments=segments)
+
+
 def talk_transcript(
     n: int, segments: int = 3, every: float = 2.0, length: float = 1.5, **fields: Any
 ) -> TranscriptFacts:

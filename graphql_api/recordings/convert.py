@@ -7,8 +7,15 @@ from domain.quota import QuotaExceededError, QuotaKind
 from domain.recordings import (
     FileTooLargeError,
     InvalidAudioError,
+    NotPermittedError,
+    RecordingNotFoundError,
     TranscriptionStatus,
     VersionConflictError,
+)
+from domain.speaker_names import (
+    MAX_SPEAKER_NAME_CHARS,
+    InvalidSpeakerNameError,
+    UnknownSpeakerError,
 )
 from domain.vocabulary import MAX_PROMPT_CHARS, InvalidPromptError
 from graphql_api.messages import has_message, message
@@ -17,11 +24,13 @@ from graphql_api.recordings.types import (
     InvalidAudio,
     InvalidEdit,
     InvalidPrompt,
+    InvalidSpeakerName,
     InvalidState,
     NotCancellable,
     NotFound,
     NotPermitted,
     QuotaExceeded,
+    UnknownSpeaker,
     UnsupportedLanguage,
     VersionConflict,
 )
@@ -152,3 +161,42 @@ def not_permitted(locale: str) -> NotPermitted:
 
 def invalid_edit(locale: str, detail: str) -> InvalidEdit:
     return InvalidEdit(code="INVALID_EDIT", message=message("INVALID_EDIT", locale, detail=detail))
+
+
+# What renameSpeaker refuses with a result rather than an error.
+RENAME_REFUSALS = (
+    RecordingNotFoundError,
+    VersionConflictError,
+    InvalidSpeakerNameError,
+    UnknownSpeakerError,
+    NotPermittedError,
+)
+
+
+def rename_refusal(
+    locale: str, e: Exception
+) -> NotFound | VersionConflict | InvalidSpeakerName | UnknownSpeaker | NotPermitted:
+    """The result member for one of RENAME_REFUSALS."""
+    if isinstance(e, RecordingNotFoundError):
+        return not_found(locale)
+    if isinstance(e, VersionConflictError):
+        return version_conflict(locale, e)
+    if isinstance(e, InvalidSpeakerNameError):
+        return invalid_speaker_name(locale, e)
+    if isinstance(e, UnknownSpeakerError):
+        return unknown_speaker(locale)
+    if isinstance(e, NotPermittedError):
+        return not_permitted(locale)
+    raise TypeError(f"not a rename refusal: {e!r}")
+
+
+def invalid_speaker_name(locale: str, e: InvalidSpeakerNameError) -> InvalidSpeakerName:
+    return InvalidSpeakerName(
+        code="INVALID_SPEAKER_NAME",
+        message=message("INVALID_SPEAKER_NAME", locale, max_chars=MAX_SPEAKER_NAME_CHARS),
+        reason=e.reason,
+    )
+
+
+def unknown_speaker(locale: str) -> UnknownSpeaker:
+    return UnknownSpeaker(code="UNKNOWN_SPEAKER", message=message("UNKNOWN_SPEAKER", locale))

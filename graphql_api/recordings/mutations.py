@@ -18,6 +18,7 @@ from domain.recordings import (
     VersionConflictError,
 )
 from domain.recordings_app import Written
+from domain.speaker_names import MAX_SPEAKER_NAME_CHARS
 from domain.vocabulary import MAX_PROMPT_CHARS
 from graphql_api.context import Context, Info
 from graphql_api.permissions import require_principal
@@ -29,6 +30,7 @@ from graphql_api.recordings.types import (
     CancelTranscriptionResult,
     DeleteAudioResult,
     DeletedAudio,
+    RenameSpeakerResult,
     RetryTranscriptionResult,
     UpdateAudioResult,
     UploadAudioResult,
@@ -107,6 +109,38 @@ class RecordingsMutation:
             return convert.invalid_edit(locale, str(e))
         except NotPermittedError:
             return convert.not_permitted(locale)
+        return await audio_after(info.context, written)
+
+    @strawberry.mutation(
+        description="Name a speaker of the transcript (an id of Audio.speakers) for every "
+        "reader and every export: plain text, spaces collapsed, 1 to "
+        f"{MAX_SPEAKER_NAME_CHARS} characters. The name is kept when the recording is "
+        "transcribed again. The name it already has changes nothing."
+    )
+    async def rename_speaker(
+        self,
+        info: Info,
+        audio_id: strawberry.ID,
+        speaker: str,
+        name: str,
+        expected_version: int | None = None,
+    ) -> RenameSpeakerResult:
+        principal = require_principal(info.context, Scope.RECORDINGS_WRITE)
+        locale = info.context.locale
+        recording_id = parse_id(audio_id)
+        if recording_id is None:
+            return convert.not_found(locale)
+        try:
+            written = await run_in_threadpool(
+                info.context.services.recordings.rename_speaker,
+                principal,
+                recording_id,
+                speaker,
+                name,
+                expected_version,
+            )
+        except convert.RENAME_REFUSALS as e:
+            return convert.rename_refusal(locale, e)
         return await audio_after(info.context, written)
 
     @strawberry.mutation(

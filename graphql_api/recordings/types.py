@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any
@@ -13,12 +14,14 @@ from domain.access import Scope
 from domain.quota import QuotaKind
 from domain.recordings import Recording, TranscriptionStatus
 from domain.scripts import Script, can_export_in
+from domain.speaker_names import MAX_SPEAKER_NAME_CHARS
 from graphql_api.context import Info
 from graphql_api.errors import Error
 from graphql_api.inputs import refuse
 from graphql_api.media_urls import MediaSigner
 from graphql_api.permissions import ReadsRecordings, require_principal
 from graphql_api.recordings.queue import estimate_of
+from graphql_api.recordings.speakers import speaker_names
 from projections.audios import AudioRow
 from projections.queue import QueueEstimate
 
@@ -66,6 +69,11 @@ class Segment:
     no_speech_prob: float | None
     edited: bool
     words: list[Word]
+    speaker: str | None = strawberry.field(
+        default=None,
+        description="Who speaks: the id of one of Audio.speakers (S1, S2, … in order of "
+        "first appearance); null when the server could not tell speakers apart.",
+    )
 
     @classmethod
     def from_dict(cls, s: dict[str, Any]) -> Segment:
@@ -77,6 +85,7 @@ class Segment:
             avg_logprob=s.get("avg_logprob"),
             no_speech_prob=s.get("no_speech_prob"),
             edited=bool(s.get("edited", False)),
+            speaker=str(s["speaker"]) if s.get("speaker") else None,
             words=[
                 Word(
                     start=float(w["start"]),
@@ -87,6 +96,19 @@ class Segment:
                 for w in s.get("words") or []
             ],
         )
+
+
+@strawberry.type(description="Someone who speaks in a recording.")
+class Speaker:
+    id: str = strawberry.field(
+        description="The label its segments carry (Segment.speaker): S1, S2, … in order of "
+        "first appearance. Unique within its recording only."
+    )
+    name: str = strawberry.field(
+        description="The name given with renameSpeaker, else a numbered default in the "
+        "language of Accept-Language (Soʻzlovchi 1, Speaker 1, Спикер 1)."
+    )
+    renamed: bool = strawberry.field(description="True when someone gave this name.")
 
 
 @strawberry.type
@@ -120,6 +142,21 @@ class Audio:
         description="What the upload told the model about the recording (uploadAudio's prompt).",
         permission_classes=[ReadsRecordings],
     )
+    speaker_names: strawberry.Private[dict[str, str]] = dataclasses.field(default_factory=dict)
+
+    @strawberry.field(
+        description="The speakers of the current transcript, S1 first; empty when the "
+        "server could not tell them apart. Names given with renameSpeaker outlive a new "
+        "transcription: the speaker who is S1 again is named again.",
+        permission_classes=[ReadsRecordings],
+    )
+    def speakers(self, info: Info) -> list[Speaker]:
+        segments = [{"speaker": s.speaker} for s in self.segments]
+        names = speaker_names(segments, self.speaker_names, info.context.locale)
+        return [
+            Speaker(id=label, name=name, renamed=label in self.speaker_names)
+            for label, name in names.items()
+        ]
 
     @strawberry.field(
         description="True when the recording's language (asked for, or heard) is one this "
@@ -198,6 +235,7 @@ class Audio:
             language_uncertain=row.language_uncertain,
             model_name=row.model_name,
             prompt=row.prompt,
+            speaker_names=row.speaker_names,
         )
 
     @classmethod
@@ -288,6 +326,19 @@ class UnsupportedLanguage(Error):
     language: str | None = strawberry.field(description="The language asked for (always set).")
 
 
+@strawberry.type(description="The speaker's name was not saved; nothing changed.")
+class InvalidSpeakerName(Error):
+    reason: str = strawberry.field(description="EMPTY, TOO_LONG or NOT_PLAIN_TEXT.")
+    max_chars: int = MAX_SPEAKER_NAME_CHARS
+
+
+@strawberry.type(
+    description="No segment of the current transcript has that speaker (see Audio.speakers)."
+)
+class UnknownSpeaker(Error):
+    pass
+
+
 @strawberry.type(description="Only a QUEUED or PROCESSING transcription can be cancelled.")
 class NotCancellable(Error):
     status: TranscriptionStatus
@@ -316,6 +367,10 @@ UploadAudioResult = Annotated[
 UpdateAudioResult = Annotated[
     Audio | NotFound | VersionConflict | InvalidEdit | NotPermitted,
     strawberry.union("UpdateAudioResult"),
+]
+RenameSpeakerResult = Annotated[
+    Audio | NotFound | VersionConflict | InvalidSpeakerName | UnknownSpeaker | NotPermitted,
+    strawberry.union("RenameSpeakerResult"),
 ]
 RetryTranscriptionResult = Annotated[
     Audio | NotFound | InvalidState, strawberry.union("RetryTranscriptionResult")

@@ -52,6 +52,7 @@ _CREATE = (
         model_name text,
         blob_key text NOT NULL,
         prompt text,
+        speaker_names jsonb NOT NULL DEFAULT '{{}}',
         search tsvector GENERATED ALWAYS AS (
             to_tsvector('simple', translate(
                 coalesce(transcript_text, '') || ' ' || filename, {apostrophes}, {plain}
@@ -60,6 +61,8 @@ _CREATE = (
     )""",
     # A table made before upload prompts existed: those uploads had none.
     "ALTER TABLE audios ADD COLUMN IF NOT EXISTS prompt text",
+    # ... and before speakers could be named: nobody had named one.
+    "ALTER TABLE audios ADD COLUMN IF NOT EXISTS speaker_names jsonb NOT NULL DEFAULT '{{}}'",
     "CREATE INDEX IF NOT EXISTS audios_owner_newest ON audios (owner_id, created_at DESC, id DESC)",
     "CREATE INDEX IF NOT EXISTS audios_newest ON audios (created_at DESC, id DESC)",
     "CREATE INDEX IF NOT EXISTS audios_search ON audios USING gin (search)",

@@ -57,6 +57,7 @@ NEEDS: dict[str, Scope | str | None] = {
     "Mutation.deleteAudio": WRITE,
     "Mutation.retryTranscription": WRITE,
     "Mutation.cancelTranscription": WRITE,
+    "Mutation.renameSpeaker": WRITE,
     "Mutation.deleteAccount": ACCOUNT,
     "Mutation.setVocabulary": ACCOUNT,
     "Mutation.signOut": ACCOUNT,

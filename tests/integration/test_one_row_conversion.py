@@ -11,7 +11,7 @@ from uuid import UUID
 from graphql_api.app import create_app
 from infrastructure.bootstrap import Ovoz, services_of
 from projections.audios import AudioRow
-from tests.factories import transcript_facts
+from tests.factories import spoken_by, transcript_facts
 from tests.integration.conftest import MakeOvoz
 from tests.integration.helpers import (
     ALICE,
@@ -26,17 +26,22 @@ from tests.integration.helpers import (
 FULL_Q = """query($id: ID!, $v: Int) {
   audio(id: $id, atVersion: $v) {
     id ownerId filename contentType sizeBytes durationSeconds status progress language
-    transcriptText segments { id start end text } error version createdAt updatedAt
+    transcriptText segments { id start end text speaker } error version createdAt updatedAt
+    speakers { id name renamed }
   }
 }"""
 UNDETECTED = transcript_facts(
-    "salom dunyo",
+    "salom",
+    "dunyo",
     language=None,  # the engine could not tell: the language asked for stays
     language_probability=None,
     language_uncertain=True,
     model_name="base",
     processing_seconds=0.2,
 )
+
+
+SPOKEN = spoken_by(UNDETECTED, "S1", "S2")
 
 
 def _three_answers(ovoz: Ovoz, app: Any, token: str, audio_id: UUID) -> None:
@@ -64,8 +69,9 @@ def test_view_row_history_and_rebuilt_recording_agree_at_every_step(
         lambda: recordings.start_transcription(audio_id, "w", 1),  # PROCESSING
         lambda: recordings.fail_transcription(audio_id, 1, "ENGINE", retryable=True),
         lambda: recordings.start_transcription(audio_id, "w", 2),
-        lambda: recordings.complete_transcription(audio_id, 2, UNDETECTED),  # COMPLETED
+        lambda: recordings.complete_transcription(audio_id, 2, SPOKEN),  # COMPLETED
         lambda: recordings.edit_transcript(alice, audio_id, "salom, dunyo!", [], None),
+        lambda: recordings.rename_speaker(alice, audio_id, "S2", "Gulnora", None),
     ]
     for step in steps:
         step()
@@ -74,3 +80,5 @@ def test_view_row_history_and_rebuilt_recording_agree_at_every_step(
     assert row is not None
     assert row.language == "uz"
     assert row.progress == 1.0
+    assert row.speaker_names == {"S2": "Gulnora"}
+    assert [s["speaker"] for s in row.segments] == ["S1", "S2"]  # the edit kept them

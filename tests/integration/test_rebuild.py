@@ -36,7 +36,7 @@ from infrastructure.views.users import UsersView
 from projections.audios import AudioFilter, AudiosProjection
 from projections.jobs import ClaimedJob, JobsProjection
 from projections.users import UsersProjection
-from tests.factories import talk_facts, talk_transcript
+from tests.factories import spoken_by, talk_facts, talk_transcript
 from tests.integration.conftest import MakeOvoz
 
 PHONES = [f"+9989010{i:05d}" for i in range(24)]
@@ -58,8 +58,8 @@ def sign_in(ovoz: Ovoz, phone: str) -> Principal:
 
 
 def populate(ovoz: Ovoz, owners: list[Principal], count: int, offset: int = 0) -> list[uuid.UUID]:
-    """Recordings in every state: queued, processing, completed, edited, cancelled (and
-    some retried after), deleted."""
+    """Recordings in every state: queued, processing, completed (some with a speaker
+    named), edited, cancelled (and some retried after), deleted."""
     ids = []
     for n in range(offset, offset + count):
         owner = owners[n % len(owners)]
@@ -68,7 +68,12 @@ def populate(ovoz: Ovoz, owners: list[Principal], count: int, offset: int = 0) -
         if n % 5 != 0:
             ovoz.recordings.start_transcription(recording_id, "test-worker", 1)
         if n % 5 not in (0, 1):
-            ovoz.recordings.complete_transcription(recording_id, 1, talk_transcript(n))
+            facts = talk_transcript(n)
+            if n % 5 == 2:  # two speakers, the second named
+                facts = spoken_by(facts, "S1", "S2", "S1")
+            ovoz.recordings.complete_transcription(recording_id, 1, facts)
+        if n % 5 == 2:
+            ovoz.recordings.rename_speaker(owner, recording_id, "S2", f"Guest {n}", None)
         if n % 5 == 3:
             ovoz.recordings.edit_transcript(owner, recording_id, f"edited talk {n}", [], None)
         if n % 5 == 1 and n % 3 == 0:  # processing, then cancelled; some queued again
