@@ -97,6 +97,7 @@ class ServerFacts:
     max_audio_seconds: float = 4 * 3600.0
     languages: tuple[LanguageFacts, ...] = ()
     refuses_unsupported_languages: bool = False  # REFUSE_UNSUPPORTED_LANGUAGES
+    speaker_labels: bool = False  # transcripts here get speaker labels
 
     def handles(self, language: str | None) -> bool:
         """False for one of ovoz's languages that the configured model is not known to
@@ -127,8 +128,11 @@ class Services:
     accounts: AccountErasure
     callers: CallerCheck
     live: LiveEvents
-    # (format, text, segments, extra JSON fields, script) -> the transcript file's text
-    render_transcript: Callable[[str, str, list[dict[str, Any]], dict[str, Any], Script], str]
+    # (format, text, segments, speaker label -> name, extra JSON fields, script)
+    # -> the transcript file's text
+    render_transcript: Callable[
+        [str, str, list[dict[str, Any]], dict[str, str], dict[str, Any], Script], str
+    ]
     wait_for: Callable[[str, int], bool]  # read-your-writes: (application, position)
     sessions: Sessions
     session_reads: SessionReads

@@ -17,6 +17,8 @@ from domain.scripts import Script, can_export_in
 from graphql_api.auth import authenticate
 from graphql_api.context import Services
 from graphql_api.media_urls import export_kind
+from graphql_api.messages import LOCALES, negotiate_locale
+from graphql_api.recordings.speakers import speaker_names
 from projections.audios import AudioRow
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -131,12 +133,21 @@ def transcript_endpoint(services: Services) -> Endpoint:
         row = await run_in_threadpool(services.audios.get, audio_id)
         if row is None or not principal.may_see(row.owner_id):
             return PlainTextResponse("Not Found", status_code=404)
-        return await _transcript_file(services, row, fmt, script)
+        return await _transcript_file(services, row, fmt, script, _locale(request))
 
     return export
 
 
-async def _transcript_file(services: Services, row: AudioRow, fmt: str, script: Script) -> Response:
+def _locale(request: Request) -> str:
+    """The language unnamed speakers are called in: ``lang`` (exportUrl sets it to the
+    language of whoever asked for the link), else Accept-Language's."""
+    asked = request.query_params.get("lang", "")
+    return asked if asked in LOCALES else negotiate_locale(request.headers.get("accept-language"))
+
+
+async def _transcript_file(
+    services: Services, row: AudioRow, fmt: str, script: Script, locale: str
+) -> Response:
     if row.transcript_text is None:
         return PlainTextResponse("No transcript yet", status_code=409)
     if not can_export_in(script, row.language):
@@ -151,6 +162,7 @@ async def _transcript_file(services: Services, row: AudioRow, fmt: str, script: 
         fmt,
         row.transcript_text,
         row.segments,
+        speaker_names(row.segments, row.speaker_names, locale),
         {"id": str(row.id), "language": row.language, "version": row.version},
         script,
     )

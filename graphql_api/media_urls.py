@@ -68,11 +68,20 @@ class MediaSigner:
         return f"/audio/{audio_id}/file?" + self._query(audio_id, "file", caller)
 
     def export_url(
-        self, audio_id: UUID, fmt: str, caller: Principal, script: Script = Script.LATN
+        self,
+        audio_id: UUID,
+        fmt: str,
+        caller: Principal,
+        script: Script = Script.LATN,
+        locale: str | None = None,
     ) -> str:
+        """``locale`` (outside the signature: it decides only what unnamed speakers are
+        called) is the language the file names them in, that of whoever asked for it."""
         query = self._query(audio_id, export_kind(fmt, script), caller)
         if script is not Script.LATN:
             query = urlencode({"script": script.value}) + "&" + query
+        if locale is not None:
+            query += "&" + urlencode({"lang": locale})
         return f"/audio/{audio_id}/transcript.{fmt}?" + query
 
     def verify(self, audio_id: UUID, kind: str, params: Mapping[str, str]) -> LinkHolder | None:

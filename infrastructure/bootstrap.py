@@ -339,8 +339,14 @@ def services_of(ovoz: Ovoz) -> Services:
         callers=ovoz.callers,
         live=ovoz.live,
         queue=ovoz.queue,
-        render_transcript=lambda fmt, text, segments, extra, script: render(
-            fmt, text, segments, limits=ovoz.settings.subtitles, script=script, **extra
+        render_transcript=lambda fmt, text, segments, names, extra, script: render(
+            fmt,
+            text,
+            segments,
+            limits=ovoz.settings.subtitles,
+            script=script,
+            speakers=names,
+            **extra,
         ),
         wait_for=ovoz.wait_for,
         sessions=ovoz.sessions,

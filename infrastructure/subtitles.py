@@ -14,7 +14,9 @@ most 42 characters, at most 7 s on screen, all configurable in ``CueLimits``):
   even as they can be, broken after punctuation where that costs little evenness. A word
   longer than a line stays whole, in a cue of its own.
 - Cues never cross segments and never run backwards, and none stays longer than the limit
-  (a word spoken slowly leaves the screen early rather than stay).
+  (a word spoken slowly leaves the screen early rather than stay). A segment has one
+  speaker, so a cue never mixes two; where the speaker's name is shown on screen (SRT's
+  ``Name:``), it counts towards the lines like any word.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from domain.speaker_names import speaker_of
 
 _SENTENCE_ENDS = (".", "!", "?", "\u2026", '."', '?"', '!"', ".\u00bb", "?\u00bb", "!\u00bb")
 _CUE_COST = 0.5  # against the costs of breaks (_break_cost): fewer cues, not at any price
@@ -48,10 +52,20 @@ class Cue:
     start: float
     end: float
     lines: tuple[str, ...]
+    speaker: str | None = None  # the segment's speaker label (S1, …), if it has one
 
     @property
     def text(self) -> str:
         return "\n".join(self.lines)
+
+
+def speaker_lead(name: str, limits: CueLimits) -> str:
+    """What a cue shows before its speaker's words: ``Gulnora:``, the name cut short
+    (``…``) where it would leave the first line little room for speech."""
+    room = max(limits.max_line_chars // 2, limits.max_line_chars - 10) - 1
+    if len(name) > room:
+        name = name[: max(1, room - 1)].rstrip() + "\u2026"
+    return f"{name}:"
 
 
 @dataclass(frozen=True)
@@ -61,15 +75,23 @@ class _Token:
     text: str
 
 
-def cues(segments: Sequence[Mapping[str, Any]], limits: CueLimits) -> list[Cue]:
-    """The cues of ``segments`` in order; times never run backwards."""
+def cues(
+    segments: Sequence[Mapping[str, Any]],
+    limits: CueLimits,
+    shown: Mapping[str, str] | None = None,
+) -> list[Cue]:
+    """The cues of ``segments`` in order; times never run backwards. ``shown`` maps a
+    speaker label to the words each cue of that speaker starts with (``"Gulnora:"``)."""
     made: list[Cue] = []
     previous_end = 0.0
     for segment in segments:
-        for group in _groups(_tokens(segment), limits):
+        speaker = speaker_of(segment)
+        lead = tuple((shown or {}).get(speaker or "", "").split())
+        for group in _groups(_tokens(segment), limits, lead):
             start = max(group[0].start, previous_end)
             end = min(max(group[-1].end, start), start + limits.max_cue_seconds)
-            made.append(Cue(start, end, _layout([t.text for t in group], limits)))
+            words = [*lead, *(t.text for t in group)]
+            made.append(Cue(start, end, _layout(words, limits), speaker))
             previous_end = end
     return made
 
@@ -110,16 +132,18 @@ def _spread(parts: list[str], start: float, end: float) -> list[_Token]:
     return tokens
 
 
-def _groups(tokens: list[_Token], limits: CueLimits) -> list[list[_Token]]:
-    """The tokens cut into cues that fit ``limits``: as few cues as can be, cut at
-    sentence ends rather than clause marks, and at those rather than between any words
-    (a shortest path over the cut points; cues are short, so each point looks back at a
-    handful of others)."""
+def _groups(
+    tokens: list[_Token], limits: CueLimits, lead: tuple[str, ...] = ()
+) -> list[list[_Token]]:
+    """The tokens cut into cues that fit ``limits``, each cue's words after ``lead``: as
+    few cues as can be, cut at sentence ends rather than clause marks, and at those
+    rather than between any words (a shortest path over the cut points; cues are short,
+    so each point looks back at a handful of others)."""
     cost = [0.0] + [math.inf] * len(tokens)
     start_of = [0] * (len(tokens) + 1)
     for end in range(1, len(tokens) + 1):
         for start in range(end - 1, -1, -1):
-            if start < end - 1 and not _fits(tokens[start:end], limits):
+            if start < end - 1 and not _fits(tokens[start:end], limits, lead):
                 break  # a longer cue ending here fits no better
             cue = tokens[start:end]
             candidate = (
@@ -127,7 +151,7 @@ def _groups(tokens: list[_Token], limits: CueLimits) -> list[list[_Token]]:
                 + _CUE_COST
                 + _cut_cost(tokens, end)
                 + _short_cost(cue)
-                + _layout_cost([t.text for t in cue], limits)
+                + _layout_cost([*lead, *(t.text for t in cue)], limits)
             )
             if candidate < cost[end]:
                 cost[end], start_of[end] = candidate, start
@@ -139,9 +163,9 @@ def _groups(tokens: list[_Token], limits: CueLimits) -> list[list[_Token]]:
     return groups[::-1]
 
 
-def _fits(tokens: list[_Token], limits: CueLimits) -> bool:
+def _fits(tokens: list[_Token], limits: CueLimits, lead: tuple[str, ...] = ()) -> bool:
     seconds = tokens[-1].end - tokens[0].start
-    words = [t.text for t in tokens]
+    words = [*lead, *(t.text for t in tokens)]
     return (
         seconds <= limits.max_cue_seconds
         and max(len(w) for w in words) <= limits.max_line_chars
@@ -187,9 +211,12 @@ def _lines(words: tuple[str, ...], width: int) -> tuple[float, tuple[str, ...]]:
     """``words`` in as few lines of at most ``width`` as they go (a lone word longer than
     that stays whole), the lines as even as can be and broken after punctuation where
     that costs little evenness; with what those line breaks cost (see ``_break_cost``)."""
-    count = len(_wrap(list(words), width))
+    wrapped = _wrap(list(words), width)
+    count = len(wrapped)
     if count == 1 or max(len(w) for w in words) > width:
-        return 0.0, (" ".join(words),)
+        # (Only a cue of one word longer than a line gets here with several: that word,
+        # after the speaker's name, if the cue shows one.)
+        return 0.0, tuple(wrapped)
     offsets = [0]
     for word in words:
         offsets.append(offsets[-1] + len(word) + 1)

@@ -185,7 +185,8 @@ class Audio:
         caller = require_principal(info.context, READ)
         if not can_export_in(script, self.language):
             refuse(info.context, "script", "CYRILLIC_NEEDS_UZBEK", language=self.language or "?")
-        return _signer(info).export_url(UUID(self.id), format.value, caller, script)
+        locale = info.context.locale
+        return _signer(info).export_url(UUID(self.id), format.value, caller, script, locale)
 
     # Set when the estimate is already known (subscriptions); else read on first use.
     queue: strawberry.Private[QueueEstimate | None] = None

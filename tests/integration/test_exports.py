@@ -1,9 +1,11 @@
 """Transcript exports through the API on real PostgreSQL: subtitles of a real transcript
-keep the subtitle limits, and Uzbek recordings export in Cyrillic through links whose
-signature covers the script."""
+keep the subtitle limits, Uzbek recordings export in Cyrillic through links whose
+signature covers the script, and every format calls each speaker by name."""
 
 from __future__ import annotations
 
+import html
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,7 @@ from starlette.applications import Starlette
 from domain.access import Principal
 from graphql_api.app import create_app
 from infrastructure.bootstrap import Ovoz, services_of
-from tests.factories import transcript_facts
+from tests.factories import spoken_by, transcript_facts
 from tests.integration.conftest import MakeOvoz
 from tests.integration.helpers import ALICE, USERS_ENV, asgi, gql, settle, upload
 from tests.integration.test_media_links import get, signed_in, with_params
@@ -155,3 +157,87 @@ def test_cyrillic_is_refused_for_a_recording_in_another_language(
     assert get(app, f"/audio/{audio_id}/transcript.txt", Authorization=f"Bearer {token}").text == (
         "привет всем\n"
     )
+
+
+RENAME_M = """mutation($id: ID!, $speaker: String!, $name: String!) {
+  renameSpeaker(audioId: $id, speaker: $speaker, name: $name) { __typename } }"""
+TURNS = ("Salom, Aziz.", "Salom, Gulnora.", "Bugun yigʻilish bor.", "[Music]")
+
+
+def conversation(store: Ovoz, who: Principal, data: bytes) -> UUID:
+    """Two speakers, and a segment the engine could not place."""
+    audio_id = upload(store, who, data, language="uz").recording.id
+    store.recordings.start_transcription(audio_id, "test-worker", 1)
+    facts = spoken_by(transcript_facts(*TURNS, language="uz"), "S1", "S2", "S1", None)
+    store.recordings.complete_transcription(audio_id, 1, facts)
+    settle(store)
+    return audio_id
+
+
+def export_in(app: Starlette, token: str, audio_id: UUID, fmt: str, language: str) -> str:
+    """The file behind the exportUrl that a reader of ``language`` is given."""
+    response = asgi(
+        app,
+        "POST",
+        json={
+            "query": EXPORT_Q,
+            "variables": {"id": str(audio_id), "format": fmt, "script": "LATN"},
+        },
+        headers={"Authorization": f"Bearer {token}", "Accept-Language": language},
+    )
+    file = get(app, response.json()["data"]["audio"]["exportUrl"])
+    assert file.status_code == 200, file.text
+    body: str = file.text
+    return body
+
+
+def test_every_format_calls_each_speaker_by_name(
+    store: Ovoz, app: Starlette, tone_clip: bytes
+) -> None:
+    token, alice = signed_in(app, ALICE)
+    audio_id = conversation(store, alice, tone_clip)
+    renamed = gql(app, token, RENAME_M, id=str(audio_id), speaker="S1", name="Aziz & <Co>")
+    assert renamed["renameSpeaker"]["__typename"] == "Audio"
+
+    cues = list(srt.parse(export_in(app, token, audio_id, "SRT", "en")))
+    assert [" ".join(c.content.split("\n")) for c in cues] == [
+        "Aziz & <Co>: Salom, Aziz.",
+        "Speaker 2: Salom, Gulnora.",
+        "Aziz & <Co>: Bugun yigʻilish bor.",
+        "[Music]",
+    ]
+    vtt = export_in(app, token, audio_id, "VTT", "ru")
+    assert "<v Aziz &amp; &lt;Co&gt;>Salom, Aziz.</v>" in vtt
+    captions = webvtt.from_buffer(io.StringIO(vtt)).captions
+    voices = [html.unescape(c.voice) if c.voice else None for c in captions]
+    assert voices == ["Aziz & <Co>", "Спикер 2", "Aziz & <Co>", None]
+    assert [html.unescape(" ".join(c.text.split())) for c in captions] == list(TURNS)
+    assert export_in(app, token, audio_id, "TXT", "uz") == (
+        "Aziz & <Co>: Salom, Aziz.\n\n"
+        "Soʻzlovchi 2: Salom, Gulnora.\n\n"
+        "Aziz & <Co>: Bugun yigʻilish bor.\n\n"
+        "[Music]\n"
+    )
+    data = json.loads(export_in(app, token, audio_id, "JSON", "en"))
+    assert data["speakers"] == [
+        {"id": "S1", "name": "Aziz & <Co>"},
+        {"id": "S2", "name": "Speaker 2"},
+    ]
+    assert [s["speaker"] for s in data["segments"]] == ["S1", "S2", "S1", None]
+    cyrillic = get(app, f"/audio/{audio_id}/transcript.txt?script=cyrl&lang=uz",
+                   Authorization=f"Bearer {token}").text  # fmt: skip
+    assert cyrillic.split("\n")[2] == "Сўзловчи 2: Салом, Гулнора."
+
+
+def test_a_download_without_lang_names_speakers_in_the_browsers_language(
+    store: Ovoz, app: Starlette, tone_clip: bytes
+) -> None:
+    token, alice = signed_in(app, ALICE)
+    audio_id = conversation(store, alice, tone_clip)
+    path = f"/audio/{audio_id}/transcript.txt"
+    bearer = f"Bearer {token}"
+    russian = get(app, path, Authorization=bearer, **{"Accept-Language": "ru-RU,ru;q=0.9"})
+    assert russian.text.startswith("Спикер 1: Salom, Aziz.")
+    assert get(app, path, Authorization=bearer).text.startswith("Soʻzlovchi 1: Salom")
+    english = get(app, path + "?lang=en", Authorization=bearer, **{"Accept-Language": "ru"})
+    assert english.text.startswith("Speaker 1: Salom")

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import html
 import io
 import json
 from collections.abc import Mapping, Sequence
@@ -246,7 +247,7 @@ def test_txt_and_json_keep_the_segments() -> None:
     assert to_txt("only text", []) == "only text\n"
     assert to_txt("", []) == ""
     data = json.loads(to_json("the text", segments, language="en"))
-    assert data == {"text": "the text", "segments": segments, "language": "en"}
+    assert data == {"text": "the text", "segments": segments, "speakers": [], "language": "en"}
 
 
 def test_json_in_cyrillic_says_so_and_converts_words_too() -> None:
@@ -256,6 +257,196 @@ def test_json_in_cyrillic_says_so_and_converts_words_too() -> None:
     assert data["text"] == "Яхши эрталаб!"
     assert [w["word"] for w in data["segments"][0]["words"]] == [" Яхши", " эрталаб!"]
     assert [w["start"] for w in data["segments"][0]["words"]] == [0.0, 0.5]
+
+
+# -- speakers -----------------------------------------------------------------------------
+
+NAMES = {"S1": "Gulnora", "S2": "Aziz"}
+
+
+def conversation() -> list[dict[str, Any]]:
+    """Two speakers taking turns; the third segment runs long enough for several cues."""
+    turns = [
+        ("S1", "Salom, Aziz. Bugun qanday ishlar?"),
+        ("S2", "Yaxshi, rahmat."),
+        ("S2", "Men yangi loyiha haqida gapirmoqchi edim, chunki ertaga uchrashuv bor va "
+               "hamma tayyor boʻlishi kerak."),
+        ("S1", "Albatta."),
+    ]  # fmt: skip
+    segments = []
+    clock = 0.0
+    for index, (speaker, text) in enumerate(turns):
+        segment = {**timed(text.split(), clock, 0.4), "id": index, "speaker": speaker}
+        segments.append(segment)
+        clock = segment["end"] + 0.5
+    return segments
+
+
+def without_name(lines: list[str], names: set[str]) -> tuple[str | None, str]:
+    """The name an SRT cue starts with (``Name:``, on a line of its own or not), and
+    what the cue says after it."""
+    text = " ".join(lines)
+    name, _, said = text.partition(": ")
+    return (name, said) if name in names else (None, text)
+
+
+def speaker_at(segments: Segments, time: float) -> str:
+    return next(str(s["speaker"]) for s in segments if s["start"] <= time + 0.001 <= s["end"])
+
+
+def test_each_srt_cue_names_its_speaker_and_keeps_the_limits() -> None:
+    segments = conversation()
+    cues = parsed(render("srt", "", segments, speakers=NAMES), "srt")
+    words = []
+    for start, end, lines in cues:
+        name, said = without_name(lines, set(NAMES.values()))
+        assert name == NAMES[speaker_at(segments, start)], (start, lines)
+        assert 1 <= len(lines) <= DEFAULT.max_lines
+        assert all(len(line) <= DEFAULT.max_line_chars for line in lines), lines
+        assert end - start <= DEFAULT.max_cue_seconds + 0.0015
+        words.append(said)
+    assert " ".join(words) == transcript_of(segments)
+    assert len(cues) > len(segments)  # the long turn was cut, each piece named
+
+
+def test_a_long_name_is_cut_short_on_screen_so_speech_still_fits() -> None:
+    limits = CueLimits(max_line_chars=32, max_lines=2, max_cue_seconds=5.0)
+    long_name = "Abdulazizxon Karimov-Toshpoʻlatov ibn Sharofiddin"
+    segments = conversation()
+    cues = parsed(render("srt", "", segments, limits=limits, speakers={"S1": long_name}), "srt")
+    first = " ".join(cues[0][2])
+    assert first.startswith("Abdulazizxon Karimov-Toshpoʻlatov"[:20])
+    assert "…:" in first
+    assert "Salom," in first
+    for _, _, lines in cues:
+        assert len(lines) <= 2
+        assert all(len(line) <= 32 for line in lines), lines
+
+
+def test_each_vtt_cue_is_a_voice_span_the_parser_reads() -> None:
+    segments = conversation()
+    body = render("vtt", "", segments, speakers=NAMES)
+    captions = webvtt.from_buffer(io.StringIO(body)).captions
+    assert len(captions) > len(segments)
+    voices = [c.voice for c in captions]
+    assert set(voices) == {"Gulnora", "Aziz"}
+    assert voices == [
+        NAMES[speaker_at(segments, c.start_time.in_milliseconds() / 1000)] for c in captions
+    ]
+    for caption in captions:
+        assert caption.raw_text.startswith(f"<v {caption.voice}>")
+        assert caption.raw_text.endswith("</v>")
+    # Without the tags, the cues say the transcript, and each its own speaker's part.
+    assert " ".join(" ".join(c.text.split()) for c in captions) == transcript_of(segments)
+
+
+def test_vtt_escapes_names_and_text_that_look_like_markup() -> None:
+    name = "Ali & <Vali> Co"
+    segment = {**timed(["R&D", "costs", "<", "5%", "-->", "ok"], 0.0, 0.5), "speaker": "S1"}
+    body = render("vtt", "", [segment], speakers={"S1": name})
+    assert "<v Ali &amp; &lt;Vali&gt; Co>" in body
+    assert "-->" not in body.split("\n", 3)[3]  # only the timing line has an arrow
+    (caption,) = webvtt.from_buffer(io.StringIO(body)).captions
+    assert html.unescape(str(caption.voice)) == name
+    assert html.unescape(caption.text) == "R&D costs < 5% --> ok"
+
+
+def test_segments_without_a_speaker_keep_their_cues_as_before() -> None:
+    segments = conversation()
+    segments[1] = {k: v for k, v in segments[1].items() if k != "speaker"}
+    segments[3] = {**segments[3], "speaker": None}
+    srt_lines = [lines for _, _, lines in parsed(to_srt("", segments, speakers=NAMES), "srt")]
+    plain = [lines for _, _, lines in parsed(to_srt("", segments[1:2]), "srt")]
+    assert plain[0] in srt_lines  # the unlabelled segment: no name, the same cue
+    assert srt_lines[-1] == ["Albatta."]
+    vtt = webvtt.from_buffer(io.StringIO(to_vtt("", segments, speakers=NAMES))).captions
+    assert [c.voice for c in vtt][-1] is None
+    # And a transcript without speakers is exactly what it was before speakers existed.
+    unlabelled = [{k: v for k, v in s.items() if k != "speaker"} for s in segments]
+    assert to_srt("", unlabelled, speakers=NAMES) == to_srt("", unlabelled)
+
+
+def test_a_label_without_a_name_shows_as_the_label() -> None:
+    cues = parsed(to_srt("", conversation(), speakers={"S2": "Aziz"}), "srt")
+    assert cues[0][2][0].startswith("S1: Salom")
+
+
+def test_txt_names_the_speaker_where_the_speaker_changes() -> None:
+    assert to_txt("", conversation(), NAMES) == (
+        "Gulnora: Salom, Aziz. Bugun qanday ishlar?\n"
+        "\n"
+        "Aziz: Yaxshi, rahmat.\n"
+        "Men yangi loyiha haqida gapirmoqchi edim, chunki ertaga uchrashuv bor va hamma "
+        "tayyor boʻlishi kerak.\n"
+        "\n"
+        "Gulnora: Albatta.\n"
+    )
+
+
+def test_json_lists_the_speakers_and_every_segment_says_who_speaks() -> None:
+    segments = conversation()
+    segments[3] = {k: v for k, v in segments[3].items() if k != "speaker"}
+    data = json.loads(render("json", "t", segments, speakers={"S1": "Gulnora"}, language="uz"))
+    assert data["speakers"] == [{"id": "S1", "name": "Gulnora"}, {"id": "S2", "name": "S2"}]
+    assert [s["speaker"] for s in data["segments"]] == ["S1", "S2", "S2", None]
+    assert data["language"] == "uz"
+
+
+def test_cyrillic_exports_write_the_names_in_cyrillic_too() -> None:
+    segments = conversation()
+    body = render("srt", "", segments, script=Script.CYRL, speakers=NAMES)
+    assert parsed(body, "srt")[0][2][0].startswith("Гулнора: Салом")
+    vtt = render("vtt", "", segments, script=Script.CYRL, speakers=NAMES)
+    assert {c.voice for c in webvtt.from_buffer(io.StringIO(vtt)).captions} == {
+        "Гулнора",
+        "Азиз",
+    }
+    data = json.loads(render("json", "", segments, script=Script.CYRL, speakers=NAMES))
+    assert data["speakers"][0] == {"id": "S1", "name": "Гулнора"}
+
+
+speaker_names_st = st.text(alphabet="abcdefghij ʻ&<>:", min_size=1, max_size=60).filter(
+    lambda name: name.strip() != ""
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    segment_lists(),
+    st.lists(st.sampled_from(["S1", "S2", "S3", None]), min_size=4, max_size=4),
+    st.dictionaries(st.sampled_from(["S1", "S2", "S3"]), speaker_names_st),
+    st.builds(
+        CueLimits,
+        max_line_chars=st.integers(16, 60),
+        max_lines=st.integers(2, 3),
+        max_cue_seconds=st.floats(0.5, 10),
+    ),
+)
+def test_any_transcript_with_speakers_makes_files_the_parsers_accept(
+    segments: list[dict[str, Any]],
+    labels: list[str | None],
+    names: dict[str, str],
+    limits: CueLimits,
+) -> None:
+    labelled = [{**s, "speaker": label} for s, label in zip(segments, labels, strict=False)]
+    vtt = webvtt.from_buffer(
+        io.StringIO(render("vtt", "", labelled, limits=limits, speakers=names))
+    )
+    captions = vtt.captions
+    assert " ".join(html.unescape(" ".join(c.text.split())) for c in captions) == " ".join(
+        " ".join(str(s["text"]).split()) for s in labelled if str(s["text"]).strip()
+    )
+    for caption in captions:
+        assert caption.voice is None or html.unescape(caption.voice).strip() != ""
+    # SRT shows the names, so they take room: its cues may be more. Text has no colon,
+    # so a cue's name is what runs to its last one.
+    said = []
+    for cue in srt.parse(render("srt", "", labelled, limits=limits, speakers=names)):
+        lines = cue.content.split("\n")
+        assert 1 <= len(lines) <= limits.max_lines, lines
+        assert all(len(line) <= limits.max_line_chars or " " not in line for line in lines)
+        said.append(" ".join(lines).rsplit(":", 1)[-1].strip())
+    assert " ".join(said) == transcript_of(labelled)
 
 
 def test_render_refuses_unknown_formats() -> None:
