@@ -31,10 +31,25 @@ const FLOWS: { lang: Lang; viewport: { width: number; height: number } }[] = [
 ];
 
 /** What a person types, in their language. */
-const TYPED: Record<Lang, { first: string; mine: string; theirs: string }> = {
-  uz: { first: "Salom, bu tuzatilgan matn", mine: "Mening variantim: oʻzgartirildi", theirs: "Boshqa oynadagi tahrir" },
-  ru: { first: "Привет, это исправленный текст", mine: "Мой вариант текста", theirs: "Правка из другого окна" },
-  en: { first: "Hello, this text was corrected", mine: "My version of the text", theirs: "An edit from another window" },
+const TYPED: Record<Lang, { first: string; mine: string; theirs: string; terms: string[] }> = {
+  uz: {
+    first: "Salom, bu tuzatilgan matn",
+    mine: "Mening variantim: oʻzgartirildi",
+    theirs: "Boshqa oynadagi tahrir",
+    terms: ["Dilnoza Karimova", "Oʻktam", "Chorsu"],
+  },
+  ru: {
+    first: "Привет, это исправленный текст",
+    mine: "Мой вариант текста",
+    theirs: "Правка из другого окна",
+    terms: ["Дильноза Каримова", "Чорсу"],
+  },
+  en: {
+    first: "Hello, this text was corrected",
+    mine: "My version of the text",
+    theirs: "An edit from another window",
+    terms: ["Dilnoza Karimova", "Chorsu"],
+  },
 };
 
 const ORDER = ["QUEUED", "PROCESSING", "COMPLETED"];
@@ -203,9 +218,18 @@ for (const { lang, viewport } of FLOWS) {
         await expect(app.row(clip.name)).toHaveCount(0);
         expect((await page.request.get(fileUrl ?? "")).status()).toBeGreaterThanOrEqual(400);
 
-        // Delete the account, confirmed by typing; it ends on the sign-in page, everywhere.
+        // The vocabulary (typed with a comma, kept one a line) is still there after a reload.
         await page.getByRole("link", { name: app.t("nav.account"), exact: true }).click();
         await expect(page.getByRole("heading", { level: 1, name: app.t("acc.title"), exact: true })).toBeVisible();
+        const vocabulary = page.getByRole("textbox", { name: app.t("vocab.label"), exact: true });
+        await vocabulary.fill(typed.terms.join(", "));
+        await app.button("vocab.save").click();
+        await expect(page.getByText(app.t("vocab.saved"), { exact: true })).toBeVisible();
+        await expect(vocabulary).toHaveValue(typed.terms.join("\n"));
+        await page.reload();
+        await expect(vocabulary).toHaveValue(typed.terms.join("\n"));
+
+        // Delete the account, confirmed by typing; it ends on the sign-in page, everywhere.
         const word = app.t("acc.deleteWord");
         await expect(app.button("acc.deleteButton")).toBeDisabled();
         await page.getByRole("textbox", { name: app.t("acc.deleteType", { word }), exact: true }).fill(word);
