@@ -143,7 +143,7 @@ export function UploadPanel({ queue = defaultQueue, compact = false }: { queue?:
           <label htmlFor={promptId}>{t("upload.promptLabel")}</label>
           <textarea
             id={promptId}
-            rows={2}
+            rows={3}
             maxLength={MAX_PROMPT_CHARS}
             value={prompt}
             dir="auto"
