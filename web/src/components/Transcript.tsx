@@ -2,6 +2,7 @@ import { forwardRef, useId, type KeyboardEvent } from "react";
 import { useT } from "../i18n";
 import { formatClock } from "../lib/format";
 import { useDraftEditor, type SaveResult } from "./useDraftEditor";
+import { SpeakerMark, type ShownSpeaker } from "./Speakers";
 
 export interface WordView {
   start: number;
@@ -14,6 +15,7 @@ export interface SegmentView {
   end: number;
   text: string;
   edited: boolean;
+  speaker?: string | null;
   words: WordView[];
 }
 
@@ -116,12 +118,14 @@ interface SegmentRowProps {
   version: number;
   active: boolean;
   readOnly?: boolean;
+  /** The speaker to name above this segment (where the speaker changes), else nothing. */
+  speaker?: ShownSpeaker | null;
   onSeek: (seconds: number) => void;
   save: (segmentId: number, text: string, expectedVersion: number) => Promise<SaveResult>;
 }
 
 export const SegmentRow = forwardRef<HTMLLIElement, SegmentRowProps>(function SegmentRow(
-  { audioId, segment, version, active, readOnly, onSeek, save },
+  { audioId, segment, version, active, readOnly, speaker, onSeek, save },
   ref,
 ) {
   const t = useT();
@@ -138,12 +142,18 @@ export const SegmentRow = forwardRef<HTMLLIElement, SegmentRowProps>(function Se
   return (
     <li
       ref={ref}
-      className={`segment${active ? " active" : ""}${editing ? " editing" : ""}`}
+      className={`segment${active ? " active" : ""}${editing ? " editing" : ""}${speaker ? " speaker-start" : ""}`}
       data-segment-start={segment.start}
       data-segment-id={segment.id}
       aria-current={active ? "true" : undefined}
       onClick={editing ? undefined : () => onSeek(segment.start)}
     >
+      {speaker && (
+        <p className="seg-speaker" data-speaker={speaker.id}>
+          <SpeakerMark index={speaker.index} />
+          <span dir="auto">{speaker.name}</span>
+        </p>
+      )}
       <button
         type="button"
         className="seg-time"

@@ -124,6 +124,13 @@ export const en = {
   "rec.deleteYes": "Yes, delete it",
   "rec.deleteNo": "Keep it",
 
+  "spk.title": "Speakers",
+  "spk.rename": "Rename",
+  "spk.renameLabel": "Rename {name}",
+  "spk.nameLabel": "New name for {name}",
+  "spk.hint": "Enter saves, Esc cancels. The name shows in the transcript and in every download.",
+  "spk.talk": "speaks {time} ({percent}%)",
+  "spk.conflict": "Meanwhile this speaker was renamed elsewhere to “{theirs}”. Keep your name or use that one?",
   "edit.edit": "Edit",
   "edit.editAll": "Edit the whole text",
   "edit.save": "Save",

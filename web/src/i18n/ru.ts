@@ -126,6 +126,13 @@ export const ru: Dictionary = {
   "rec.deleteYes": "Да, удалить",
   "rec.deleteNo": "Оставить",
 
+  "spk.title": "Говорящие",
+  "spk.rename": "Переименовать",
+  "spk.renameLabel": "Переименовать: {name}",
+  "spk.nameLabel": "Новое имя для «{name}»",
+  "spk.hint": "Enter — сохранить, Esc — отмена. Имя появится в расшифровке и во всех файлах для скачивания.",
+  "spk.talk": "говорит {time} ({percent}%)",
+  "spk.conflict": "Тем временем этого говорящего переименовали в другом месте: «{theirs}». Оставить ваше имя или взять это?",
   "edit.edit": "Изменить",
   "edit.editAll": "Изменить весь текст",
   "edit.save": "Сохранить",

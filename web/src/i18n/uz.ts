@@ -126,6 +126,13 @@ export const uz: Dictionary = {
   "rec.deleteYes": "Ha, oʻchirilsin",
   "rec.deleteNo": "Qolsin",
 
+  "spk.title": "Soʻzlovchilar",
+  "spk.rename": "Nomini oʻzgartirish",
+  "spk.renameLabel": "Nomini oʻzgartirish: {name}",
+  "spk.nameLabel": "«{name}» uchun yangi nom",
+  "spk.hint": "Enter — saqlash, Esc — bekor qilish. Nom matnda va barcha yuklab olinadigan fayllarda koʻrinadi.",
+  "spk.talk": "{time} gapiradi ({percent}%)",
+  "spk.conflict": "Shu orada bu soʻzlovchining nomi boshqa joyda «{theirs}» deb oʻzgartirildi. Oʻz nomingiz qolsinmi yoki shunisini olasizmi?",
   "edit.edit": "Tahrirlash",
   "edit.editAll": "Butun matnni tahrirlash",
   "edit.save": "Saqlash",

@@ -293,3 +293,174 @@ describe("the recording page", () => {
     expect(api.calls[0]?.headers.get("Accept-Language")).toBe("ru");
   });
 });
+
+describe("speakers", () => {
+  const TALK: (Seg & { speaker: string | null })[] = [
+    { id: 0, start: 0, end: 3, text: "Good morning.", speaker: "S1" },
+    { id: 1, start: 3, end: 6, text: "Shall we begin?", speaker: "S1" },
+    { id: 2, start: 6, end: 8, text: "Yes, please.", speaker: "S2" },
+    { id: 3, start: 8, end: 12, text: "First the budget.", speaker: "S1" },
+  ];
+  type Named = { id: string; name: string; renamed: boolean };
+  const DEFAULTS: Named[] = [
+    { id: "S1", name: "Speaker 1", renamed: false },
+    { id: "S2", name: "Speaker 2", renamed: false },
+  ];
+
+  function talk(version: number, speakers: Named[] = DEFAULTS, segments = TALK) {
+    const base = recording(version, segments);
+    return {
+      ...base,
+      segments: base.segments.map((s, i) => ({ ...s, speaker: segments[i]?.speaker ?? null })),
+      speakers: speakers.map((s) => ({ __typename: "Speaker", ...s })),
+    };
+  }
+
+  const namesIn = (el: Element | null) =>
+    [...(el?.querySelectorAll(".seg-speaker") ?? [])].map((n) => n.closest("[data-segment-start]")?.getAttribute("data-segment-start") + " " + n.textContent);
+
+  it("names the speaker above each run of their segments, and lists who speaks and how much", async () => {
+    fakeApi({ Recording: () => ({ audio: talk(3) }) });
+    renderWithClient(<RecordingPage id="a1" />);
+    await screen.findByText("Shall we begin?");
+    expect(namesIn(document.querySelector("ol.segments"))).toEqual(["0 Speaker 1", "6 Speaker 2", "8 Speaker 1"]);
+    // The names sit outside the text a segment's editor edits.
+    await userEvent.click(within(segmentAt(6)).getByRole("button", { name: "Edit" }));
+    expect(within(segmentAt(6)).getByRole("textbox")).toHaveValue("Yes, please.");
+
+    const list = screen.getByRole("region", { name: "Speakers" });
+    const items = within(list).getAllByRole("listitem");
+    expect(items.map((li) => li.textContent)).toEqual([
+      "Speaker 1speaks 0:10 (83%)Rename",
+      "Speaker 2speaks 0:02 (17%)Rename",
+    ]);
+    // Each has its own marker, and the transcript's marker is the list's.
+    const marks = items.map((li) => li.querySelector(".speaker-mark")?.className);
+    expect(new Set(marks).size).toBe(2);
+    expect(segmentAt(6).querySelector(".speaker-mark")?.className).toBe(marks[1]);
+  });
+
+  it("shows no names for a single speaker", async () => {
+    const alone = TALK.map((s) => ({ ...s, speaker: "S1" }));
+    fakeApi({ Recording: () => ({ audio: talk(3, [DEFAULTS[0]!], alone) }) });
+    renderWithClient(<RecordingPage id="a1" />);
+    await screen.findByText("Shall we begin?");
+    expect(document.querySelectorAll(".seg-speaker")).toHaveLength(0);
+    expect(screen.queryByText("Speaker 1")).toBeNull();
+    expect(screen.queryByRole("region", { name: "Speakers" })).toBeNull();
+  });
+
+  it("renames a speaker with Enter, carrying the version, and the name changes everywhere", async () => {
+    const api = fakeApi({
+      Recording: () => ({ audio: talk(3) }),
+      RenameSpeaker: () => ({ renameSpeaker: talk(4, [{ id: "S1", name: "Dilnoza", renamed: true }, DEFAULTS[1]!]) }),
+    });
+    renderWithClient(<RecordingPage id="a1" />);
+    await screen.findByText("Shall we begin?");
+    await userEvent.click(screen.getByRole("button", { name: "Rename Speaker 1" }));
+    const box = screen.getByRole("textbox", { name: "New name for Speaker 1" });
+    expect(box).toHaveValue("Speaker 1");
+    await userEvent.clear(box);
+    await userEvent.type(box, "Dilnoza{Enter}");
+    await waitFor(() => expect(namesIn(document.querySelector("ol.segments"))).toEqual(["0 Dilnoza", "6 Speaker 2", "8 Dilnoza"]));
+    expect(screen.queryByRole("textbox", { name: /New name/ })).toBeNull();
+    expect(screen.getByRole("button", { name: "Rename Dilnoza" })).toHaveFocus();
+    expect(api.of("RenameSpeaker")[0]?.variables).toEqual({ audioId: "a1", speaker: "S1", name: "Dilnoza", expectedVersion: 3 });
+  });
+
+  it("cancels with Esc without sending anything", async () => {
+    const api = fakeApi({ Recording: () => ({ audio: talk(3) }) });
+    renderWithClient(<RecordingPage id="a1" />);
+    await screen.findByText("Shall we begin?");
+    await userEvent.click(screen.getByRole("button", { name: "Rename Speaker 2" }));
+    await userEvent.type(screen.getByRole("textbox", { name: "New name for Speaker 2" }), "Aziz{Escape}");
+    expect(screen.queryByRole("textbox", { name: /New name/ })).toBeNull();
+    expect(namesIn(document.querySelector("ol.segments"))).toEqual(["0 Speaker 1", "6 Speaker 2", "8 Speaker 1"]);
+    expect(api.of("RenameSpeaker")).toHaveLength(0);
+  });
+
+  it("shows the server's reason beside the field when the name is refused", async () => {
+    fakeApi({
+      Recording: () => ({ audio: talk(3) }),
+      RenameSpeaker: () => ({
+        renameSpeaker: {
+          __typename: "InvalidSpeakerName",
+          code: "INVALID_SPEAKER_NAME",
+          message: "A speaker's name is 1 to 60 characters of plain text.",
+        },
+      }),
+    });
+    renderWithClient(<RecordingPage id="a1" />);
+    await screen.findByText("Shall we begin?");
+    await userEvent.click(screen.getByRole("button", { name: "Rename Speaker 1" }));
+    const box = screen.getByRole("textbox", { name: "New name for Speaker 1" });
+    await userEvent.clear(box);
+    await userEvent.type(box, "   {Enter}");
+    const error = await screen.findByRole("alert");
+    expect(error).toHaveTextContent("A speaker's name is 1 to 60 characters of plain text.");
+    expect(box).toHaveAttribute("aria-invalid", "true");
+    expect(box).toHaveAccessibleDescription("A speaker's name is 1 to 60 characters of plain text.");
+    expect(box).toHaveValue("   "); // still there to correct
+  });
+
+  it("on a conflict reads the recording again: saves on top when the name was not touched", async () => {
+    let server = talk(3);
+    const api = fakeApi({
+      Recording: () => ({ audio: server }),
+      RenameSpeaker: ({ variables }) => {
+        if (variables.expectedVersion !== server.version) {
+          return { renameSpeaker: { __typename: "VersionConflict", code: "VERSION_CONFLICT", message: "x", currentVersion: server.version } };
+        }
+        server = talk(server.version + 1, [DEFAULTS[0]!, { id: "S2", name: String(variables.name), renamed: true }]);
+        return { renameSpeaker: server };
+      },
+    });
+    renderWithClient(<RecordingPage id="a1" />);
+    await screen.findByText("Shall we begin?");
+    await userEvent.click(screen.getByRole("button", { name: "Rename Speaker 2" }));
+    server = talk(4); // someone edited the text meanwhile, not the names
+    const box = screen.getByRole("textbox", { name: "New name for Speaker 2" });
+    await userEvent.clear(box);
+    await userEvent.type(box, "Aziz{Enter}");
+    await waitFor(() => expect(namesIn(document.querySelector("ol.segments"))).toContain("6 Aziz"));
+    expect(api.of("RenameSpeaker").map((c) => c.variables.expectedVersion)).toEqual([3, 4]);
+  });
+
+  it("on a conflict over the same name asks again: keep mine saves at the new version, or take theirs", async () => {
+    let server = talk(3);
+    const api = fakeApi({
+      Recording: () => ({ audio: server }),
+      RenameSpeaker: ({ variables }) => {
+        if (variables.expectedVersion !== server.version) {
+          return { renameSpeaker: { __typename: "VersionConflict", code: "VERSION_CONFLICT", message: "x", currentVersion: server.version } };
+        }
+        server = talk(server.version + 1, [DEFAULTS[0]!, { id: "S2", name: String(variables.name), renamed: true }]);
+        return { renameSpeaker: server };
+      },
+    });
+    renderWithClient(<RecordingPage id="a1" />);
+    await screen.findByText("Shall we begin?");
+    await userEvent.click(screen.getByRole("button", { name: "Rename Speaker 2" }));
+    server = talk(4, [DEFAULTS[0]!, { id: "S2", name: "Mr Aziz", renamed: true }]); // another tab named them
+    const box = screen.getByRole("textbox", { name: "New name for Speaker 2" });
+    await userEvent.clear(box);
+    await userEvent.type(box, "Aziz{Enter}");
+
+    const choice = await screen.findByRole("group", { name: /renamed elsewhere to “Mr Aziz”/ });
+    // Their name already shows in the transcript; mine waits in the field.
+    expect(namesIn(document.querySelector("ol.segments"))).toContain("6 Mr Aziz");
+    expect(box).toHaveValue("Aziz");
+    await userEvent.click(within(choice).getByRole("button", { name: "Keep mine" }));
+    await waitFor(() => expect(namesIn(document.querySelector("ol.segments"))).toContain("6 Aziz"));
+    expect(api.of("RenameSpeaker").map((c) => c.variables.expectedVersion)).toEqual([3, 4]);
+
+    // Again, this time taking theirs: nothing more is sent.
+    await userEvent.click(screen.getByRole("button", { name: "Rename Aziz" }));
+    server = talk(6, [DEFAULTS[0]!, { id: "S2", name: "Aziz aka", renamed: true }]);
+    await userEvent.type(screen.getByRole("textbox", { name: "New name for Aziz" }), "!{Enter}");
+    await userEvent.click(await screen.findByRole("button", { name: "Use the saved one" }));
+    expect(screen.queryByRole("textbox", { name: /New name/ })).toBeNull();
+    expect(namesIn(document.querySelector("ol.segments"))).toContain("6 Aziz aka");
+    expect(api.of("RenameSpeaker")).toHaveLength(3);
+  });
+});

@@ -7,6 +7,7 @@ import { Link, navigate } from "../router";
 import { QueueInfo, StatusBadge, TranscriptionProgress } from "../components/Status";
 import { FullTextEditor, SegmentRow } from "../components/Transcript";
 import type { SaveResult } from "../components/useDraftEditor";
+import { SpeakerList, speakerMap, type RenameResult } from "../components/Speakers";
 import { ConfirmButton } from "../components/ConfirmButton";
 import { displayName, formatBytes, formatClock, formatDateTime } from "../lib/format";
 import { languageWord } from "../lib/languages";
@@ -44,8 +45,10 @@ graphql(`
       end
       text
       edited
+      speaker
       words { start word probability }
     }
+    speakers { id name renamed }
   }
 `);
 
@@ -74,6 +77,17 @@ const CyrillicExports = graphql(`
 export const UpdateAudio = graphql(`
   mutation UpdateAudio($id: ID!, $input: AudioUpdateInput!) {
     updateAudio(id: $id, input: $input) {
+      __typename
+      ... on Audio { ...RecordingFields }
+      ... on VersionConflict { currentVersion }
+      ... on Error { code message }
+    }
+  }
+`);
+
+export const RenameSpeaker = graphql(`
+  mutation RenameSpeaker($audioId: ID!, $speaker: String!, $name: String!, $expectedVersion: Int) {
+    renameSpeaker(audioId: $audioId, speaker: $speaker, name: $name, expectedVersion: $expectedVersion) {
       __typename
       ... on Audio { ...RecordingFields }
       ... on VersionConflict { currentVersion }
@@ -316,6 +330,30 @@ export function RecordingPage({ id }: { id: string }) {
     [runUpdate],
   );
 
+  const renameSpeaker = useCallback(
+    async (speaker: string, name: string, expectedVersion: number): Promise<RenameResult> => {
+      const r = await client.mutation(RenameSpeaker, { audioId: id, speaker, name, expectedVersion }).toPromise();
+      const answer = r.data?.renameSpeaker;
+      if (!answer) return { kind: "error", message: t("error.network") };
+      if (answer.__typename === "Audio") {
+        setLocal(answer);
+        return { kind: "saved" };
+      }
+      if (answer.__typename === "VersionConflict") {
+        // As for edits: read the recording again, then say whether this name changed.
+        const fresh = await client.query(RecordingQuery, { id }, { requestPolicy: "network-only" }).toPromise();
+        const current = fresh.data?.audio;
+        if (!current) return { kind: "error", message: answer.message };
+        setLocal(current);
+        const theirs = (current.speakers ?? []).find((s) => s.id === speaker)?.name ?? "";
+        return { kind: "conflict", theirs, currentVersion: current.version };
+      }
+      if (answer.__typename === "InvalidSpeakerName") return { kind: "invalid", message: answer.message };
+      return { kind: "error", message: answer.message };
+    },
+    [client, id, t],
+  );
+
   const [retryState, retry] = useMutation(Retry);
   const [cancelState, cancelTranscription] = useMutation(CancelTranscription);
   const [deleteState, deleteAudio] = useMutation(DeleteAudio);
@@ -365,6 +403,9 @@ export function RecordingPage({ id }: { id: string }) {
   }
 
   const completed = status === "COMPLETED";
+  // Names only when there is more than one voice: a monologue needs no "Speaker 1".
+  const speakers = speakerMap(audio.speakers);
+  const named = speakers.size >= 2;
   return (
     <article className="recording">
       <p className="crumbs">
@@ -460,6 +501,16 @@ export function RecordingPage({ id }: { id: string }) {
         </div>
       </section>
 
+      {named && (
+        <SpeakerList
+          speakers={[...speakers.values()]}
+          segments={segments}
+          version={audio.version}
+          readOnly={!completed}
+          rename={renameSpeaker}
+        />
+      )}
+
       <section className="transcript" aria-labelledby="transcript-h">
         <div className="section-head">
           <h2 id="transcript-h">{t("rec.transcript")}</h2>
@@ -506,6 +557,7 @@ export function RecordingPage({ id }: { id: string }) {
                 version={audio.version}
                 active={index === activeIndex}
                 readOnly={!completed}
+                speaker={named && segment.speaker && segment.speaker !== segments[index - 1]?.speaker ? speakers.get(segment.speaker) : null}
                 onSeek={seek}
                 save={saveSegment}
               />
