@@ -127,8 +127,8 @@ export const uz: Dictionary = {
   "rec.deleteNo": "Qolsin",
 
   "spk.title": "Soʻzlovchilar",
-  "spk.rename": "Nomini oʻzgartirish",
-  "spk.renameLabel": "Nomini oʻzgartirish: {name}",
+  "spk.rename": "Qayta nomlash",
+  "spk.renameLabel": "Qayta nomlash: {name}",
   "spk.nameLabel": "«{name}» uchun yangi nom",
   "spk.hint": "Enter — saqlash, Esc — bekor qilish. Nom matnda va barcha yuklab olinadigan fayllarda koʻrinadi.",
   "spk.talk": "{time} gapiradi ({percent}%)",
