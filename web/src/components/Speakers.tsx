@@ -132,10 +132,12 @@ function SpeakerItem({ speaker, seconds, share, version, readOnly, rename }: Ite
     return (
       <li className="speaker" data-speaker={speaker.id}>
         <SpeakerMark index={speaker.index} />
-        <span className="speaker-name" dir="auto">
-          {speaker.name}
+        <span className="speaker-who">
+          <span className="speaker-name" dir="auto">
+            {speaker.name}
+          </span>
+          {talk && <span className="hint small speaker-talk">{talk}</span>}
         </span>
-        {talk && <span className="hint small speaker-talk">{talk}</span>}
         {!readOnly && (
           <button
             ref={renameButton}
