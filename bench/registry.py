@@ -19,6 +19,7 @@ from bench.entries import TEST_CODE, Me
 from bench.eta import bench_eta
 from bench.harness import EDITOR, LISTENER, READER, UPLOADER, Bench, free_port
 from bench.live import bench_delivery, bench_rebuild
+from bench.quiet_speech import bench_quiet_speech
 from bench.recordings import MAX_EXECUTED, SEED_ROWS, WARM_SKIP, Audios, Edits, seed_audios
 from bench.recordings import sign_in as sign_in_sync
 from bench.refresh import REFRESHERS, baseline_lanes, ovoz_lanes, refresh_baseline, refresh_ovoz
@@ -194,6 +195,10 @@ def _eta(bench: Bench) -> list[Row]:
     return bench_eta(bench.db.url)
 
 
+def _quiet_speech(bench: Bench) -> list[Row]:
+    return bench_quiet_speech(bench.options.whisper_model, bench.options.audio_dir)
+
+
 def _vocabulary(bench: Bench) -> list[Row]:
     return bench_vocabulary()
 
@@ -275,6 +280,12 @@ ENTRIES: tuple[Entry, ...] = (
         "vocabulary",
         "term recall and WER with a vocabulary vs without, on rare names and ordinary clips",
         _vocabulary,
+        default=False,
+    ),
+    Entry(
+        "quiet-speech",
+        "recall of a speaker 20 dB below another: ovoz vs bare faster-whisper; clip WER",
+        _quiet_speech,
         default=False,
     ),
     Entry(

@@ -142,6 +142,7 @@ class Settings:
     # (infrastructure.languages) is accepted and flagged, or refused when this is set.
     refuse_unsupported_languages: bool = False
     whisper_check_steering: bool = True  # a steered window is decoded plain too, the surer kept
+    whisper_level_speech: bool = True  # quiet speech raised, unheard speech decoded alone
     subtitles: CueLimits = field(default_factory=CueLimits)
 
     @property
@@ -244,6 +245,8 @@ class Settings:
             refuse_unsupported_languages=e.get("REFUSE_UNSUPPORTED_LANGUAGES", "").strip().lower()
             in {"1", "true", "yes", "on"},
             whisper_check_steering=e.get("WHISPER_CHECK_STEERING", "on").strip().lower()
+            not in {"0", "false", "no", "off"},
+            whisper_level_speech=e.get("WHISPER_LEVEL_SPEECH", "on").strip().lower()
             not in {"0", "false", "no", "off"},
             subtitles=CueLimits(
                 max_line_chars=_int(e, "SUBTITLE_MAX_LINE_CHARS", 42),

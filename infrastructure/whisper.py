@@ -4,6 +4,9 @@
 * ``WhisperEngine`` loads each model once per process, lazily and thread-safely, and shares
   it across threads. ``WHISPER_MODELS`` routes a language (the upload's hint, or the
   language the default model detects) to a model of its own.
+* Quiet speech is kept: speech regions far below the speech around them (30 s) are
+  raised before decoding, and a region that still gets no word is decoded again alone
+  (``WhisperEngine._window``, ``infrastructure.levelling``).
 * Silence is an error: audio in which voice activity detection finds no speech, or from
   which the model produces no words, fails with reason ``NO_SPEECH`` instead of completing
   with an empty transcript, so that a user sees why there is no text.
@@ -25,6 +28,7 @@ from domain.languages import normalise_language
 from domain.recordings import TranscriptFacts
 from domain.vocabulary import hotwords
 from infrastructure.config import Settings
+from infrastructure.levelling import PAD_MS, Region, levelled, speech_regions
 from infrastructure.models import resolve_model
 from infrastructure.transcription_errors import (
     ModelUnavailableError,
@@ -83,6 +87,7 @@ class EngineSettings:
     models_dir: Path = Path("var/models")
     allow_download: bool = False
     check_steering: bool = True  # see WhisperEngine._checked
+    level_speech: bool = True  # see WhisperEngine._window
 
     @classmethod
     def from_settings(cls, settings: Settings) -> EngineSettings:
@@ -97,6 +102,7 @@ class EngineSettings:
             models_dir=settings.whisper_models_dir,
             allow_download=settings.whisper_allow_download,
             check_steering=settings.whisper_check_steering,
+            level_speech=settings.whisper_level_speech,
         )
 
     @property
@@ -251,17 +257,18 @@ class WhisperEngine:
         collected: list[dict[str, Any]] = []
         for begin, end in _windows(audio):
             _check_stop(should_stop)
-            segments, info = self._start(loaded.model, audio[begin:end], language, steering)
-            if language is None:  # detection had no speech to look at; the model's pass did
-                language, probability = info.language, info.language_probability
-            window = _collect(
-                segments,
-                offset=begin / SAMPLE_RATE,
-                duration=duration,
+            window, info = self._window(
+                loaded.model,
+                audio,
+                language,
+                steering,
+                span=(begin, end),
                 first_id=len(collected),
-                on_progress=on_progress,
+                progress=(on_progress, duration),
                 should_stop=should_stop,
             )
+            if language is None:  # detection had no speech to look at; the model's pass did
+                language, probability = info.language, info.language_probability
             if steering and self.settings.check_steering:
                 window = self._checked(
                     loaded.model,
@@ -311,19 +318,104 @@ class WhisperEngine:
         STEERING_MARGIN and covers as much speech with words. It costs a second pass for
         those who set a vocabulary or a prompt; ``WHISPER_CHECK_STEERING=off`` skips it.
         The thresholds come from those 12 files (``bench/vocabulary.py``)."""
-        begin, end = span
-        segments, _ = self._start(model, audio[begin:end], language)
-        plain = _collect(
-            segments,
-            offset=begin / SAMPLE_RATE,
-            duration=0.0,
+        plain, _ = self._window(
+            model,
+            audio,
+            language,
+            None,
+            span=span,
             first_id=first_id,
-            on_progress=None,
+            progress=(None, 0.0),
             should_stop=should_stop,
         )
         surer = _confidence(steered) >= _confidence(plain) + STEERING_MARGIN
         whole = _coverage(steered) >= STEERING_COVERAGE * _coverage(plain)
         return steered if surer and whole else plain
+
+    def _window(
+        self,
+        model: WhisperModel,
+        audio: Any,
+        language: str | None,
+        steering: Mapping[str, str] | None,
+        *,
+        span: tuple[int, int],
+        first_id: int,
+        progress: tuple[Callable[[float], None] | None, float],
+        should_stop: Callable[[], bool] | None,
+    ) -> tuple[list[dict[str, Any]], Any]:
+        """The segments of one window (ids from ``first_id``, times in the file) and the
+        model's information about it.
+
+        With ``level_speech`` (see ``infrastructure.levelling``) its quiet speech regions
+        are raised before decoding, and any region of a second or more that still got no
+        word is decoded again on its own (``_alone``): Whisper, reading 30 s at once,
+        skips a voice ~20 dB below another, and raising it brings most of it back."""
+        begin, end = span
+        offset = begin / SAMPLE_RATE
+        chunk = audio[begin:end]
+        regions: list[Region] = []
+        if self.settings.level_speech:
+            chunk, regions = levelled(chunk, speech_regions(chunk))
+        segments, info = self._start(model, chunk, language, steering)
+        on_progress, duration = progress
+        found = _collect(
+            segments,
+            offset=offset,
+            duration=duration,
+            first_id=first_id,
+            on_progress=on_progress,
+            should_stop=should_stop,
+        )
+        unheard = _unheard(regions, found, offset)
+        if not unheard:
+            return found, info
+        for start, stop in unheard:
+            _check_stop(should_stop)
+            found += self._alone(
+                model,
+                chunk[start:stop],
+                offset + start / SAMPLE_RATE,
+                language or info.language,
+                steering,
+            )
+        found.sort(key=lambda s: (s["start"], s["end"]))
+        for n, segment in enumerate(found):
+            segment["id"] = first_id + n
+        return found, info
+
+    def _alone(
+        self,
+        model: WhisperModel,
+        region: Any,
+        offset: float,
+        language: str | None,
+        steering: Mapping[str, str] | None,
+    ) -> list[dict[str, Any]]:
+        """The credible segments of a speech region (``offset`` seconds into the file)
+        decoded by itself, timed in the file and kept inside the region."""
+        options: dict[str, Any] = {
+            "language": language,
+            "beam_size": self.settings.beam_size,
+            "vad_filter": False,  # the region is speech already
+            "word_timestamps": True,
+            "condition_on_previous_text": False,
+            **(steering or {}),
+        }
+        try:
+            segments, _ = model.transcribe(region, **options)
+            found = _collect(
+                segments,
+                offset=offset,
+                duration=0.0,
+                first_id=0,
+                on_progress=None,
+                should_stop=None,
+            )
+        except RuntimeError as e:
+            raise TranscriptionError("INFERENCE_FAILED", str(e), retryable=True) from e
+        bounds = (round(offset, 3), round(offset + len(region) / SAMPLE_RATE, 3))
+        return [_inside(s, bounds) for s in found if _credible(s)]
 
     def _start(
         self,
@@ -354,6 +446,67 @@ class WhisperEngine:
         except RuntimeError as e:
             raise TranscriptionError("INFERENCE_FAILED", str(e), retryable=True) from e
         return started
+
+
+#: A region decoded alone is believed only where Whisper's own doubts are low: its
+#: silence test (no_speech_prob > 0.6 with avg_logprob < -1) is applied to either alone,
+#: and repetitive text (compression ratio > 2.4, Whisper's fallback threshold) is dropped.
+ALONE_MAX_NO_SPEECH = 0.6
+ALONE_MIN_LOGPROB = -1.0
+ALONE_MAX_COMPRESSION = 2.4
+#: Regions shorter than this are not decoded again (a breath, a click).
+ALONE_MIN_SECONDS = 1.0
+#: Unheard regions parted by less than this are decoded together (more context).
+ALONE_JOIN_SECONDS = 1.0
+ALONE_MAX_SECONDS = 30.0
+
+
+def _unheard(
+    regions: list[Region], segments: list[dict[str, Any]], offset: float
+) -> list[tuple[int, int]]:
+    """(start, end) samples of the speech regions of a window in which no word was heard,
+    those close together joined, each of at least ALONE_MIN_SECONDS."""
+    words = [(w["start"] - offset, w["end"] - offset) for s in segments for w in s["words"]]
+    pad = PAD_MS / 1000
+    spans: list[tuple[int, int]] = []
+    for r in regions:
+        core = (r.start / SAMPLE_RATE + pad, r.end / SAMPLE_RATE - pad)
+        if any(a < core[1] and b > core[0] for a, b in words):
+            continue
+        last = spans[-1] if spans else None
+        if (
+            last is not None
+            and r.start - last[1] < ALONE_JOIN_SECONDS * SAMPLE_RATE
+            and r.end - last[0] <= ALONE_MAX_SECONDS * SAMPLE_RATE
+        ):
+            spans[-1] = (last[0], r.end)
+        else:
+            spans.append((r.start, r.end))
+    return [(a, b) for a, b in spans if b - a >= ALONE_MIN_SECONDS * SAMPLE_RATE]
+
+
+def _credible(segment: dict[str, Any]) -> bool:
+    return bool(
+        segment["text"]
+        and segment["words"]
+        and segment["no_speech_prob"] <= ALONE_MAX_NO_SPEECH
+        and segment["avg_logprob"] >= ALONE_MIN_LOGPROB
+        and segment["compression_ratio"] <= ALONE_MAX_COMPRESSION
+    )
+
+
+def _inside(segment: dict[str, Any], bounds: tuple[float, float]) -> dict[str, Any]:
+    """``segment`` with its times and its words' times clamped into ``bounds`` (Whisper
+    may place the last timestamp a little past the audio it was given)."""
+    low, high = bounds
+
+    def clamp(t: float) -> float:
+        return min(max(t, low), high)
+
+    segment["start"], segment["end"] = clamp(segment["start"]), clamp(segment["end"])
+    for word in segment["words"]:
+        word["start"], word["end"] = clamp(word["start"]), clamp(word["end"])
+    return segment
 
 
 def _coverage(segments: list[dict[str, Any]]) -> float:
