@@ -100,6 +100,9 @@ class TranscriptionWorker:
         self._wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
+        close = getattr(self._engine, "close", None)
+        if close is not None:  # an engine in a process of its own: end that process
+            close()
 
     @property
     def engine(self) -> Engine:
