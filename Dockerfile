@@ -20,7 +20,7 @@ COPY graphql_api graphql_api
 COPY projections projections
 COPY infrastructure infrastructure
 COPY --from=web /src/web/dist web
-RUN pip install . && useradd --create-home --uid 10001 ovoz && mkdir -p /data && chown ovoz /data
+RUN pip install . && pip install --no-deps resemblyzer==0.1.4 && useradd --create-home --uid 10001 ovoz && mkdir -p /data && chown ovoz /data
 
 USER ovoz
 ENV OVOZ_VAR_DIR=/data HOST=0.0.0.0 PORT=8000 WEB_DIR=/app/web

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bench.cancel import bench_cancel
+from bench.diarization import bench_speakers
 from bench.e2e import Bare, bench_e2e
 from bench.encryption import bench_encryption
 from bench.entries import TEST_CODE, Me
@@ -199,6 +200,10 @@ def _quiet_speech(bench: Bench) -> list[Row]:
     return bench_quiet_speech(bench.options.whisper_model, bench.options.audio_dir)
 
 
+def _speakers(bench: Bench) -> list[Row]:
+    return bench_speakers()
+
+
 def _vocabulary(bench: Bench) -> list[Row]:
     return bench_vocabulary()
 
@@ -274,6 +279,12 @@ ENTRIES: tuple[Entry, ...] = (
         "eta",
         "etaSeconds at upload vs the actual time to COMPLETED, clips and a 10-min file",
         _eta,
+        default=False,
+    ),
+    Entry(
+        "speakers",
+        "speaker labels: DER on 2- and 3-speaker conversations of the shared clips; cost",
+        _speakers,
         default=False,
     ),
     Entry(

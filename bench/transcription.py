@@ -83,7 +83,7 @@ def _throughput(model: str, batched: str, items: list[tuple[Path, str]]) -> tupl
         started = time.perf_counter()
         result = engine.transcribe(path)
         wall += time.perf_counter() - started
-        audio += result.duration
+        audio += result.duration or 0.0
         errors.append(jiwer.wer(normalise(reference), normalise(result.text)))
     return audio / wall, sum(errors) / len(errors)
 

@@ -23,6 +23,10 @@ class ServerInfo:
     max_upload_bytes: int
     max_audio_seconds: float
     languages: list[LanguageSupport]
+    speaker_labels: bool = strawberry.field(
+        description="Whether transcripts made here say who spoke (Segment.speaker): the "
+        "voice encoder is installed and SPEAKER_LABELS is not off."
+    )
     refuses_unsupported_languages: bool = strawberry.field(
         description="True when an upload asking for an unsupported language is refused "
         "(UnsupportedLanguage) instead of accepted and flagged (Audio.languageUnsupported)."
@@ -42,4 +46,5 @@ class ServerInfoQuery:
                 for f in facts.languages
             ],
             refuses_unsupported_languages=facts.refuses_unsupported_languages,
+            speaker_labels=facts.speaker_labels,
         )

@@ -31,7 +31,7 @@ from domain.webhooks import WebhookOwners, Webhooks
 from graphql_api.context import LanguageFacts, ServerFacts, Services, WebhookServices
 from graphql_api.identity.pacing import SignInPacing
 from graphql_api.media_urls import MediaSigner
-from infrastructure import notices
+from infrastructure import notices, speakers
 from infrastructure.api_keys import ApiKeyRegistry, api_key_hash_key
 from infrastructure.blobs import FileBlobStore
 from infrastructure.callers import Callers
@@ -261,9 +261,14 @@ class Ovoz:
         settings = self.settings
 
         def whisper() -> Engine:
+            if settings.whisper_isolation == "process":
+                from infrastructure.engine_process import ProcessEngine
+
+                return ProcessEngine(settings)
+            from infrastructure.speakers import SpeakerLabelling
             from infrastructure.whisper import WhisperEngine
 
-            return WhisperEngine(settings)
+            return SpeakerLabelling(WhisperEngine(settings), enabled=settings.speaker_labels)
 
         for _ in range(count or settings.workers):
             worker = TranscriptionWorker(
@@ -364,6 +369,7 @@ def services_of(ovoz: Ovoz) -> Services:
                 LanguageFacts(s.code, s.name, s.supported) for s in language_support(ovoz.settings)
             ),
             refuses_unsupported_languages=ovoz.settings.refuse_unsupported_languages,
+            speaker_labels=ovoz.settings.speaker_labels and speakers.available(),
         ),
     )
 

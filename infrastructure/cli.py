@@ -236,7 +236,20 @@ def _models(settings: Settings) -> int:
     for lang in language_support(settings):
         support.append((lang.code, lang.model, "yes" if lang.supported else "no", lang.why))
     _print_table(support)
+    print()
+    print(f"SPEAKERS  {_speaker_labels(settings)}")
     return 0 if all(s.loads for s in statuses) else 1
+
+
+def _speaker_labels(settings: Settings) -> str:
+    from infrastructure import speakers
+
+    path = speakers.weights_path()
+    if path is None:
+        return "no: the voice encoder is not installed (pip install --no-deps resemblyzer==0.1.4)"
+    if not settings.speaker_labels:
+        return f"off (SPEAKER_LABELS); the voice encoder is at {path}"
+    return f"yes, voice encoder {path}"
 
 
 def _print_table(rows: list[tuple[str, str, str, str]]) -> None:

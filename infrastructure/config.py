@@ -143,6 +143,11 @@ class Settings:
     refuse_unsupported_languages: bool = False
     whisper_check_steering: bool = True  # a steered window is decoded plain too, the surer kept
     whisper_level_speech: bool = True  # quiet speech raised, unheard speech decoded alone
+    # "process": each worker's model runs in a child process that a cancel kills at once;
+    # "thread": in the worker's own thread (a cancel waits for the decoding call to end).
+    whisper_isolation: str = "process"
+    # Speaker labels on transcripts, where the voice encoder is installed (speakers.py).
+    speaker_labels: bool = True
     subtitles: CueLimits = field(default_factory=CueLimits)
 
     @property
@@ -248,6 +253,9 @@ class Settings:
             not in {"0", "false", "no", "off"},
             whisper_level_speech=e.get("WHISPER_LEVEL_SPEECH", "on").strip().lower()
             not in {"0", "false", "no", "off"},
+            whisper_isolation=e.get("WHISPER_ISOLATION", "process").strip().lower() or "process",
+            speaker_labels=e.get("SPEAKER_LABELS", "on").strip().lower()
+            not in {"0", "false", "no", "off"},
             subtitles=CueLimits(
                 max_line_chars=_int(e, "SUBTITLE_MAX_LINE_CHARS", 42),
                 max_lines=_int(e, "SUBTITLE_MAX_LINES", 2),
@@ -271,6 +279,10 @@ class Settings:
         if self.whisper_batched not in {"auto", "on", "off"}:
             raise ConfigError(
                 f"WHISPER_BATCHED must be auto, on or off, not {self.whisper_batched!r}"
+            )
+        if self.whisper_isolation not in {"process", "thread"}:
+            raise ConfigError(
+                f"WHISPER_ISOLATION must be process or thread, not {self.whisper_isolation!r}"
             )
         self._check_quotas()
         self._check_admins_reachable()

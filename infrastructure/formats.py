@@ -15,6 +15,7 @@ the names to show, a label without one shows as itself):
   the cue text is (``&amp;``, ``&lt;``, ``&gt;``). Players style voices, and most do not
   print the name: SRT is the format for burnt-in names.
 - TXT starts a paragraph, with the name, where the speaker changes.
+- A recording with one speaker is written without names (but in JSON).
 - JSON keeps ``speaker`` on every segment and lists ``speakers`` with their names.
 """
 
@@ -117,6 +118,9 @@ def render(
         text, segments = transcript_to_cyrillic(text, segments)
         speakers = {label: to_cyrillic(name) for label, name in (speakers or {}).items()}
         extra = {**extra, "script": script.value}
+    if fmt != "json" and len(speakers_in(segments)) < 2:
+        # One voice: a name before every line would only repeat itself (JSON keeps it).
+        segments = [{k: v for k, v in s.items() if k != "speaker"} for s in segments]
     if fmt == "txt":
         return to_txt(text, segments, speakers)
     if fmt == "srt":

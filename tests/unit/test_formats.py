@@ -343,12 +343,26 @@ def test_each_vtt_cue_is_a_voice_span_the_parser_reads() -> None:
 def test_vtt_escapes_names_and_text_that_look_like_markup() -> None:
     name = "Ali & <Vali> Co"
     segment = {**timed(["R&D", "costs", "<", "5%", "-->", "ok"], 0.0, 0.5), "speaker": "S1"}
-    body = render("vtt", "", [segment], speakers={"S1": name})
+    reply = {**timed(["Fine."], 4.0, 0.5), "speaker": "S2"}
+    body = render("vtt", "", [segment, reply], speakers={"S1": name, "S2": "Gulnora"})
     assert "<v Ali &amp; &lt;Vali&gt; Co>" in body
-    assert "-->" not in body.split("\n", 3)[3]  # only the timing line has an arrow
-    (caption,) = webvtt.from_buffer(io.StringIO(body)).captions
+    assert "-->" not in body.split("\n", 3)[3].split("\n\n")[0]  # only timing lines have one
+    caption, _ = webvtt.from_buffer(io.StringIO(body)).captions
     assert html.unescape(str(caption.voice)) == name
     assert html.unescape(caption.text) == "R&D costs < 5% --> ok"
+
+
+def test_a_monologue_is_written_without_names_but_json_keeps_them() -> None:
+    alone = [{**s, "speaker": "S1"} for s in conversation()]
+    for fmt in ("txt", "srt", "vtt"):
+        with_name = render(fmt, "", alone, speakers={"S1": "Gulnora"})
+        assert with_name == render(
+            fmt, "", [{k: v for k, v in s.items() if k != "speaker"} for s in alone]
+        )
+        assert "Gulnora" not in with_name
+    assert json.loads(render("json", "", alone, speakers={"S1": "Gulnora"}))["speakers"] == [
+        {"id": "S1", "name": "Gulnora"}
+    ]
 
 
 def test_segments_without_a_speaker_keep_their_cues_as_before() -> None:

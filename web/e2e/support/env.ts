@@ -36,7 +36,7 @@ export function clipPath(): { path: string; name: string; mimeType: string; text
     path: path.join(REPO_ROOT, "tests", "assets", "synthetic-speech-en.ogg"),
     name: "synthetic-speech-en.ogg",
     mimeType: "audio/ogg",
-    text: /quick brown fox/i,
+    text: /over the lazy dog/i,
   };
 }
 
