@@ -9,7 +9,7 @@ Cyrillic, addresses (URLs, e-mail) and words the Uzbek alphabet cannot spell (fo
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import alifbo
@@ -27,11 +27,21 @@ def transcript_to_cyrillic(
 ) -> tuple[str, list[dict[str, Any]]]:
     """The transcript and its segments (texts and words) in Uzbek Cyrillic; timings and
     everything else as they were."""
-    return to_cyrillic(text), [_segment(s) for s in segments]
+    return to_cyrillic(text), [_segment(s, to_cyrillic) for s in segments]
 
 
-def _segment(segment: Mapping[str, Any]) -> dict[str, Any]:
-    converted = {**segment, "text": to_cyrillic(str(segment.get("text", "")))}
+def with_uzbek_apostrophes(
+    text: str, segments: Sequence[Mapping[str, Any]]
+) -> tuple[str, list[dict[str, Any]]]:
+    """An Uzbek transcript with its apostrophes as Uzbek writes them: oʻ and gʻ with
+    U+02BB, the tutuq belgisi (maʼno) with U+02BC, whichever of ', ’, ‘, ` or ʼ the model
+    wrote; so that one word is one spelling everywhere (search folds them all anyway)."""
+    fix = alifbo.normalize_apostrophes
+    return fix(text), [_segment(s, fix) for s in segments]
+
+
+def _segment(segment: Mapping[str, Any], convert: Callable[[str], str]) -> dict[str, Any]:
+    converted = {**segment, "text": convert(str(segment.get("text", "")))}
     if segment.get("words"):
-        converted["words"] = [{**w, "word": to_cyrillic(str(w["word"]))} for w in segment["words"]]
+        converted["words"] = [{**w, "word": convert(str(w["word"]))} for w in segment["words"]]
     return converted

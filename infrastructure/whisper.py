@@ -35,6 +35,7 @@ from infrastructure.transcription_errors import (
     TranscriptionCancelled,
     TranscriptionError,
 )
+from infrastructure.uzbek_script import with_uzbek_apostrophes
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
@@ -283,6 +284,7 @@ class WhisperEngine:
         text = " ".join(s["text"] for s in collected if s["text"]).strip()
         if not text:
             raise TranscriptionError("NO_SPEECH", "no speech detected in the audio")
+        text, collected = _as_written(language, text, collected)
         if on_progress is not None:
             on_progress(1.0)
         return TranscriptFacts(
@@ -507,6 +509,15 @@ def _inside(segment: dict[str, Any], bounds: tuple[float, float]) -> dict[str, A
     for word in segment["words"]:
         word["start"], word["end"] = clamp(word["start"]), clamp(word["end"])
     return segment
+
+
+def _as_written(
+    language: str | None, text: str, segments: list[dict[str, Any]]
+) -> tuple[str, list[dict[str, Any]]]:
+    """The transcript as its language writes it (Uzbek: one apostrophe per use)."""
+    if language == "uz":
+        return with_uzbek_apostrophes(text, segments)
+    return text, segments
 
 
 def _coverage(segments: list[dict[str, Any]]) -> float:

@@ -5,7 +5,11 @@ from __future__ import annotations
 import pytest
 
 from domain.scripts import Script, can_export_in
-from infrastructure.uzbek_script import to_cyrillic, transcript_to_cyrillic
+from infrastructure.uzbek_script import (
+    to_cyrillic,
+    transcript_to_cyrillic,
+    with_uzbek_apostrophes,
+)
 
 SENTENCES = [
     # oʻ and gʻ, ng, and a Russian loan word
@@ -91,3 +95,40 @@ def test_cyrillic_is_offered_for_uzbek_recordings_only() -> None:
     assert not can_export_in(Script.CYRL, None)
     assert can_export_in(Script.LATN, "en")
     assert can_export_in(Script.LATN, None)
+
+
+def test_an_uzbek_transcript_writes_each_apostrophe_one_way() -> None:
+    segments = [
+        {
+            "id": 0,
+            "start": 0.0,
+            "end": 2.0,
+            "text": "O'zbekiston g‘alaba ma’no",
+            "words": [
+                {"start": 0.0, "end": 0.8, "word": " O'zbekiston"},
+                {"start": 0.8, "end": 1.4, "word": " g‘alaba"},
+                {"start": 1.4, "end": 2.0, "word": " ma’no"},
+            ],
+        }
+    ]
+    text, fixed = with_uzbek_apostrophes("O'zbekiston g`alaba ma'no", segments)
+    assert text == "O\u02bbzbekiston g\u02bbalaba ma\u02bcno"
+    assert fixed[0]["text"] == text
+    assert [w["word"] for w in fixed[0]["words"]] == [
+        " O\u02bbzbekiston",
+        " g\u02bbalaba",
+        " ma\u02bcno",
+    ]
+    assert fixed[0]["start"] == 0.0
+    assert segments[0]["text"] == "O'zbekiston g‘alaba ma’no"  # the input is left alone
+
+
+def test_the_engine_rewrites_apostrophes_only_in_uzbek_transcripts() -> None:
+    from infrastructure.whisper import _as_written
+
+    segment = {"id": 0, "start": 0.0, "end": 1.0, "text": "o'g'il", "words": []}
+    assert _as_written("uz", "o'g'il", [segment])[0] == "o\u02bbg\u02bbil"
+    assert _as_written("en", "don't", [{**segment, "text": "don't"}]) == (
+        "don't",
+        [{**segment, "text": "don't"}],
+    )
